@@ -1,0 +1,209 @@
+//! What a step handler gets: its dependencies' outputs, the run's input and
+//! shared resources, and the run's cancellation signal.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ContextError;
+use crate::executor::RunShared;
+
+/// Shared values (clients, configuration) that steps read by type.
+///
+/// Set on the engine with [`EngineBuilder::resource`](crate::EngineBuilder::resource)
+/// or for one run with [`Execution::resource`](crate::Execution::resource);
+/// read with [`StepContext::resource`].
+#[derive(Clone, Default)]
+pub struct Resources {
+    map: HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>,
+}
+
+impl Resources {
+    /// Adds `value`, replacing a resource of the same type.
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.map.insert(
+            TypeId::of::<T>(),
+            (Arc::new(value), std::any::type_name::<T>()),
+        );
+    }
+
+    /// The resource of type `T`, if any.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.map
+            .get(&TypeId::of::<T>())
+            .and_then(|(value, _)| (**value).downcast_ref::<T>())
+    }
+
+    /// Whether no resource was added.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl fmt::Debug for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.map.values().map(|(_, name)| name))
+            .finish()
+    }
+}
+
+/// The view a step handler has of its run.
+///
+/// Cheap to clone; owned, so it can move into the handler's future.
+///
+/// ```
+/// use orchestrator_core::{ContextError, StepContext};
+///
+/// async fn review(ctx: StepContext) -> Result<usize, ContextError> {
+///     let scan: &Vec<String> = ctx.output("scan")?;   // typed, by reference
+///     let repo: &String = ctx.input()?;               // the run's input
+///     Ok(scan.len() + repo.len())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct StepContext {
+    pub(crate) shared: Arc<RunShared>,
+    pub(crate) step: usize,
+    pub(crate) attempt: u32,
+}
+
+impl StepContext {
+    /// This step's name.
+    pub fn step_name(&self) -> &str {
+        &self.shared.workflow.steps[self.step].name
+    }
+
+    /// The workflow's name.
+    pub fn workflow_name(&self) -> &str {
+        &self.shared.workflow.name
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> u64 {
+        self.shared.run_id
+    }
+
+    /// The current attempt, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The output of dependency `step`, as a `T`.
+    ///
+    /// Errors (never panics) when `step` is not a dependency of this step,
+    /// when it produced another type (the error names both), or when it did
+    /// not succeed.
+    pub fn output<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, ContextError> {
+        let dependency = self.dependency_index(step)?;
+        let value =
+            self.shared.outputs[dependency]
+                .get()
+                .ok_or_else(|| ContextError::NoOutput {
+                    step: self.step_name().to_owned(),
+                    dependency: step.to_owned(),
+                })?;
+        (**value)
+            .downcast_ref::<T>()
+            .ok_or_else(|| ContextError::WrongType {
+                step: self.step_name().to_owned(),
+                dependency: step.to_owned(),
+                requested: std::any::type_name::<T>(),
+                actual: self.shared.workflow.steps[dependency].output_type,
+            })
+    }
+
+    /// Like [`output`](Self::output), as a shared pointer the caller may keep.
+    pub fn output_arc<T: Send + Sync + 'static>(&self, step: &str) -> Result<Arc<T>, ContextError> {
+        self.output::<T>(step)?;
+        let dependency = self.dependency_index(step)?;
+        self.shared.outputs[dependency]
+            .get()
+            .cloned()
+            .and_then(|value| value.downcast::<T>().ok())
+            .ok_or_else(|| ContextError::NoOutput {
+                step: self.step_name().to_owned(),
+                dependency: step.to_owned(),
+            })
+    }
+
+    /// The names of this step's dependencies, in index order.
+    pub fn dependencies(&self) -> impl Iterator<Item = &str> {
+        self.shared.plan.deps[self.step]
+            .iter()
+            .map(|&d| &*self.shared.workflow.steps[d].name)
+    }
+
+    /// The outputs of every dependency that produced a `T`, with their
+    /// names, in the order the dependencies were added to the workflow. A
+    /// fan-in step reads all its inputs with this, without naming each.
+    pub fn outputs<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.shared.plan.deps[self.step].iter().filter_map(|&d| {
+            let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
+            Some((&*self.shared.workflow.steps[d].name, value))
+        })
+    }
+
+    /// The run's input, as a `T`.
+    pub fn input<T: Send + Sync + 'static>(&self) -> Result<&T, ContextError> {
+        let input_error = |actual: String| ContextError::Input {
+            step: self.step_name().to_owned(),
+            requested: std::any::type_name::<T>(),
+            actual,
+        };
+        match &self.shared.input {
+            None => Err(input_error(String::from(
+                "the run has no input; pass one with `.input(..)` on the execution",
+            ))),
+            Some((value, type_name)) => (**value)
+                .downcast_ref::<T>()
+                .ok_or_else(|| input_error(format!("the run's input is a `{type_name}`"))),
+        }
+    }
+
+    /// The shared resource of type `T`: the run's own, else the engine's.
+    pub fn resource<T: Send + Sync + 'static>(&self) -> Result<&T, ContextError> {
+        self.shared
+            .run_resources
+            .get::<T>()
+            .or_else(|| self.shared.engine_resources.get::<T>())
+            .ok_or_else(|| ContextError::MissingResource {
+                step: self.step_name().to_owned(),
+                requested: std::any::type_name::<T>(),
+            })
+    }
+
+    /// A token cancelled when the run is cancelled, times out or fails
+    /// fast. Long computations can check it to stop early; futures are
+    /// dropped at their next `.await` anyway.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.shared.cancel
+    }
+
+    fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {
+        self.shared
+            .plan
+            .index
+            .get(step)
+            .copied()
+            .filter(|d| self.shared.plan.deps[self.step].binary_search(d).is_ok())
+            .ok_or_else(|| ContextError::NotADependency {
+                step: self.step_name().to_owned(),
+                requested: step.to_owned(),
+            })
+    }
+}
+
+impl fmt::Debug for StepContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepContext")
+            .field("workflow", &self.workflow_name())
+            .field("step", &self.step_name())
+            .field("run_id", &self.run_id())
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}

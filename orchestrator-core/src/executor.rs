@@ -1,0 +1,445 @@
+//! The executor: drives one run of a validated workflow to its report.
+//!
+//! One future per run. Steps are futures in a [`FuturesUnordered`] polled by
+//! the run's own task (only steps that ask for it get a tokio task), so a
+//! step costs one boxed future and no channel, lock or spawn. Dependency
+//! counts live in plain vectors owned by the driver; outputs are written
+//! once per step into a `OnceLock` slot before any dependent starts.
+//! Dropping the run's future drops every step future and aborts every task
+//! it spawned.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt as _;
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::context::{Resources, StepContext};
+use crate::events::{Event, EventKind};
+use crate::report::{
+    Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus,
+};
+use crate::workflow::{Plan, TriggerRule, WorkflowInner};
+
+/// State shared by the driver and every step of one run; read-only but for
+/// the output slots, each written once.
+pub(crate) struct RunShared {
+    pub(crate) workflow: Arc<WorkflowInner>,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) outputs: Box<[OnceLock<Output>]>,
+    pub(crate) input: Option<(Output, &'static str)>,
+    pub(crate) run_resources: Resources,
+    pub(crate) engine_resources: Arc<Resources>,
+    pub(crate) events: Option<broadcast::Sender<Event>>,
+    pub(crate) run_id: u64,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl RunShared {
+    fn emit(&self, kind: impl FnOnce() -> EventKind) {
+        if let Some(events) = &self.events {
+            // An error only means nobody is listening right now.
+            let _ = events.send(Event {
+                run_id: self.run_id,
+                workflow: self.workflow.name.clone(),
+                kind: kind(),
+            });
+        }
+    }
+}
+
+/// Run-wide settings resolved from the engine and the execution.
+pub(crate) struct RunSettings {
+    pub(crate) max_concurrency: usize,
+    pub(crate) fail_fast: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// How one step ended, sent from its future to the driver.
+struct StepOutcome {
+    step: usize,
+    attempts: u32,
+    started_at: SystemTime,
+    duration: Duration,
+    result: Result<Output, StepFailure>,
+}
+
+/// The driver's record of a step.
+#[derive(Clone)]
+struct Record {
+    status: Option<StepStatus>,
+    failure: Option<StepFailure>,
+    reason: Option<SkipReason>,
+    attempts: u32,
+    started_at: Option<SystemTime>,
+    duration: Option<Duration>,
+}
+
+impl Record {
+    const NEW: Self = Self {
+        status: None,
+        failure: None,
+        reason: None,
+        attempts: 0,
+        started_at: None,
+        duration: None,
+    };
+}
+
+/// A spawned step's task, aborted when dropped, so no step outlives its run.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// Runs one attempt of a step, turning panics into failures.
+async fn attempt(
+    shared: &Arc<RunShared>,
+    step: usize,
+    attempt: u32,
+) -> Result<Output, StepFailure> {
+    let def = &shared.workflow.steps[step];
+    let ctx = StepContext {
+        shared: Arc::clone(shared),
+        step,
+        attempt,
+    };
+    let fut = def.handler.call(ctx);
+    let run = async move {
+        if def.options.own_task {
+            match AbortOnDrop(tokio::spawn(fut)).await {
+                Ok(result) => result.map_err(StepFailure::from_error),
+                Err(error) if error.is_panic() => {
+                    Err(StepFailure::from_panic(&*error.into_panic()))
+                }
+                Err(_) => Err(StepFailure::Panic(String::from(
+                    "the step's task was cancelled by the runtime",
+                ))),
+            }
+        } else {
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(result) => result.map_err(StepFailure::from_error),
+                Err(payload) => Err(StepFailure::from_panic(&*payload)),
+            }
+        }
+    };
+    match def.options.timeout {
+        None => run.await,
+        Some(limit) => tokio::time::timeout(limit, run)
+            .await
+            .unwrap_or(Err(StepFailure::TimedOut(limit))),
+    }
+}
+
+/// Runs a step with its retries.
+async fn run_step(shared: Arc<RunShared>, step: usize) -> StepOutcome {
+    let def = &shared.workflow.steps[step];
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let mut attempts = 0;
+    let result = loop {
+        attempts += 1;
+        shared.emit(|| EventKind::StepStarted {
+            step: def.name.clone(),
+            attempt: attempts,
+        });
+        let result = attempt(&shared, step, attempts).await;
+        let Err(failure) = &result else { break result };
+        let Some(policy) = &def.options.retry else {
+            break result;
+        };
+        if !policy.should_retry(attempts, failure) {
+            break result;
+        }
+        let delay = policy.delay_after(attempts);
+        tracing::debug!(step = %def.name, attempt = attempts, ?delay, error = %failure, "retrying");
+        shared.emit(|| EventKind::StepRetrying {
+            step: def.name.clone(),
+            attempt: attempts,
+            delay,
+            error: failure.to_string(),
+        });
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    };
+    StepOutcome {
+        step,
+        attempts,
+        started_at,
+        duration: start.elapsed(),
+        result,
+    }
+}
+
+/// Decides, once every dependency of `step` is final, whether it runs.
+fn trigger_holds(rule: TriggerRule, deps: &[usize], records: &[Record]) -> bool {
+    let status = |d: &usize| records[*d].status;
+    let succeeded = || {
+        deps.iter()
+            .any(|d| status(d) == Some(StepStatus::Succeeded))
+    };
+    let failed = || {
+        deps.iter()
+            .any(|d| status(d).is_some_and(StepStatus::is_failure))
+    };
+    match rule {
+        TriggerRule::AllSuccess => deps
+            .iter()
+            .all(|d| status(d) == Some(StepStatus::Succeeded)),
+        TriggerRule::AllDone | TriggerRule::Always => true,
+        TriggerRule::OneSuccess => succeeded(),
+        TriggerRule::OneFailed => failed(),
+        TriggerRule::NoneFailed => !failed(),
+        TriggerRule::NoneFailedMinOneSuccess => !failed() && succeeded(),
+    }
+}
+
+/// Why a step whose rule did not hold is skipped: the first dependency that
+/// did not succeed, traced back to where the trouble started.
+fn skip_reason(
+    rule: TriggerRule,
+    deps: &[usize],
+    records: &[Record],
+    shared: &RunShared,
+) -> SkipReason {
+    if rule == TriggerRule::AllSuccess {
+        for &d in deps {
+            match (&records[d].status, &records[d].reason) {
+                (Some(StepStatus::Succeeded), _) => {}
+                (Some(StepStatus::Skipped), Some(reason @ SkipReason::Upstream { .. })) => {
+                    return reason.clone();
+                }
+                (status, _) => {
+                    return SkipReason::Upstream {
+                        step: shared.workflow.steps[d].name.to_string(),
+                        status: status.unwrap_or(StepStatus::Cancelled),
+                    };
+                }
+            }
+        }
+    }
+    SkipReason::TriggerRule {
+        rule: rule.as_str(),
+    }
+}
+
+/// The driver's state for one run.
+struct Driver {
+    shared: Arc<RunShared>,
+    records: Vec<Record>,
+    remaining: Vec<usize>,
+    ready: VecDeque<usize>,
+    finished: usize,
+}
+
+impl Driver {
+    /// Records that `step` reached a final state and settles every
+    /// dependent whose dependencies are now all final, transitively.
+    fn settle(&mut self, step: usize) {
+        self.finished += 1;
+        let shared = Arc::clone(&self.shared);
+        let plan = &shared.plan;
+        let mut settled = vec![step];
+        while let Some(done) = settled.pop() {
+            for &dependent in &plan.dependents[done] {
+                self.remaining[dependent] -= 1;
+                if self.remaining[dependent] > 0 {
+                    continue;
+                }
+                let rule = shared.workflow.steps[dependent].options.trigger;
+                let deps = &plan.deps[dependent];
+                if trigger_holds(rule, deps, &self.records) {
+                    self.ready.push_back(dependent);
+                } else {
+                    let reason = skip_reason(rule, deps, &self.records, &shared);
+                    shared.emit(|| EventKind::StepSkipped {
+                        step: shared.workflow.steps[dependent].name.clone(),
+                        reason: reason.clone(),
+                    });
+                    let record = &mut self.records[dependent];
+                    record.status = Some(StepStatus::Skipped);
+                    record.reason = Some(reason);
+                    self.finished += 1;
+                    settled.push(dependent);
+                }
+            }
+        }
+    }
+
+    fn record_outcome(&mut self, outcome: StepOutcome) -> bool {
+        let shared = Arc::clone(&self.shared);
+        let def = &shared.workflow.steps[outcome.step];
+        let record = &mut self.records[outcome.step];
+        record.attempts = outcome.attempts;
+        record.started_at = Some(outcome.started_at);
+        record.duration = Some(outcome.duration);
+        let failed = match outcome.result {
+            Ok(output) => {
+                // Each step's slot is written once, by its own outcome.
+                let _ = shared.outputs[outcome.step].set(output);
+                record.status = Some(StepStatus::Succeeded);
+                shared.emit(|| EventKind::StepSucceeded {
+                    step: def.name.clone(),
+                    duration: outcome.duration,
+                    attempts: outcome.attempts,
+                });
+                false
+            }
+            Err(failure) => {
+                if let StepFailure::TimedOut(timeout) = failure {
+                    record.status = Some(StepStatus::TimedOut);
+                    shared.emit(|| EventKind::StepTimedOut {
+                        step: def.name.clone(),
+                        timeout,
+                        attempts: outcome.attempts,
+                    });
+                } else {
+                    record.status = Some(StepStatus::Failed);
+                    shared.emit(|| EventKind::StepFailed {
+                        step: def.name.clone(),
+                        error: failure.to_string(),
+                        attempts: outcome.attempts,
+                    });
+                }
+                tracing::warn!(step = %def.name, error = %failure, attempts = outcome.attempts, "step did not succeed");
+                record.failure = Some(failure);
+                true
+            }
+        };
+        self.settle(outcome.step);
+        failed
+    }
+}
+
+/// Drives a run to its end and builds the report.
+pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunReport {
+    let workflow = &shared.workflow;
+    let n = workflow.steps.len();
+    let span =
+        tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    shared.emit(|| EventKind::RunStarted { steps: n });
+
+    let mut driver = Driver {
+        shared: Arc::clone(&shared),
+        records: vec![Record::NEW; n],
+        remaining: shared.plan.deps.iter().map(Vec::len).collect(),
+        ready: shared.plan.roots.iter().copied().collect(),
+        finished: 0,
+    };
+
+    let outcome = async {
+        let mut in_flight = FuturesUnordered::new();
+        let mut cancelled = pin!(shared.cancel.cancelled());
+        let mut deadline = pin!(async {
+            match settings.timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        });
+        let limit = settings.max_concurrency.max(1);
+        loop {
+            while in_flight.len() < limit {
+                let Some(step) = driver.ready.pop_front() else {
+                    break;
+                };
+                let span = tracing::debug_span!("step", step = %workflow.steps[step].name);
+                in_flight.push(run_step(Arc::clone(&shared), step).instrument(span));
+            }
+            if in_flight.is_empty() {
+                return (RunOutcome::Completed, None);
+            }
+            let outcome = tokio::select! {
+                biased;
+                () = &mut cancelled => return (RunOutcome::Cancelled, Some(SkipReason::RunCancelled)),
+                () = &mut deadline => {
+                    let limit = settings.timeout.unwrap_or_default();
+                    return (RunOutcome::TimedOut, Some(SkipReason::RunTimedOut(limit)));
+                }
+                Some(outcome) = in_flight.next() => outcome,
+            };
+            let step = outcome.step;
+            if driver.record_outcome(outcome) && settings.fail_fast {
+                let step = workflow.steps[step].name.to_string();
+                return (RunOutcome::FailedFast, Some(SkipReason::FailFast { step }));
+            }
+        }
+    }
+    .instrument(span.clone())
+    .await;
+
+    let (outcome, stop_reason) = outcome;
+    if let Some(reason) = stop_reason {
+        // Stop every step still running: their futures were dropped with
+        // `in_flight`; tell steps that watch the token, too.
+        shared.cancel.cancel();
+        for (step, record) in driver.records.iter_mut().enumerate() {
+            if record.status.is_none() {
+                record.status = Some(StepStatus::Cancelled);
+                record.reason = Some(reason.clone());
+                shared.emit(|| EventKind::StepCancelled {
+                    step: workflow.steps[step].name.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+    debug_assert!(
+        outcome != RunOutcome::Completed || driver.finished == n,
+        "a completed run settles every step"
+    );
+
+    let steps = driver
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(step, record)| StepReport {
+            name: workflow.steps[step].name.clone(),
+            status: record.status.unwrap_or(StepStatus::Cancelled),
+            output: shared.outputs[step].get().cloned(),
+            output_type: workflow.steps[step].output_type,
+            failure: record.failure,
+            reason: record.reason,
+            attempts: record.attempts,
+            started_at: record.started_at,
+            duration: record.duration,
+        })
+        .collect();
+    let report = RunReport {
+        workflow: workflow.name.clone(),
+        run_id: shared.run_id,
+        outcome,
+        started_at,
+        elapsed: start.elapsed(),
+        steps,
+    };
+    shared.emit(|| EventKind::RunFinished {
+        success: report.is_success(),
+        elapsed: report.elapsed,
+    });
+    let _enter = span.enter();
+    tracing::info!(success = report.is_success(), elapsed = ?report.elapsed, "workflow run finished");
+    report
+}

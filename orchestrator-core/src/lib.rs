@@ -1,0 +1,48 @@
+//! The graph model and async executor behind the
+//! [`orchestrator`](https://docs.rs/orchestrator) crate.
+//!
+//! Most users depend on `orchestrator`, which re-exports everything here
+//! together with the `#[step]` and `workflow!` macros. This crate has no
+//! procedural macros and can be used on its own for workflows built while
+//! the program runs.
+//!
+//! ```
+//! use orchestrator_core::{StepContext, WorkflowEngine};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = WorkflowEngine::new();
+//! let mut wf = engine.create_workflow("hello");
+//! wf.add_step("greet", |_ctx: StepContext| async { Ok::<_, std::io::Error>("hello") });
+//! wf.add_step("shout", |ctx: StepContext| async move {
+//!     Ok::<_, orchestrator_core::ContextError>(ctx.output::<&str>("greet")?.to_uppercase())
+//! })
+//! .depends_on(["greet"]);
+//! let report = engine.execute(&wf).await?;
+//! report.ensure_success()?;
+//! assert_eq!(report.output::<String>("shout").map(String::as_str), Some("HELLO"));
+//! # Ok(()) }
+//! ```
+
+pub mod graph;
+
+mod context;
+mod engine;
+mod error;
+mod events;
+mod executor;
+mod report;
+mod retry;
+mod workflow;
+
+pub use context::{Resources, StepContext};
+pub use engine::{CancelHandle, EngineBuilder, Execution, WorkflowEngine};
+pub use error::{
+    BoxError, ContextError, RunFailed, ValidationError, ValidationErrors, WorkflowError,
+};
+pub use events::{Event, EventKind, EventStream};
+pub use report::{
+    RunOutcome, RunReport, SkipReason, StatusCounts, StepFailure, StepReport, StepStatus,
+};
+pub use retry::RetryPolicy;
+pub use tokio_util::sync::CancellationToken;
+pub use workflow::{StepBuilder, StepOptions, TriggerRule, Workflow};

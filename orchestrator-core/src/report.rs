@@ -1,0 +1,426 @@
+//! The run report: what every step did, for the verify phase.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::error::{BoxError, RunFailed};
+
+/// A step's output, type-erased. Read it typed with
+/// [`RunReport::output`] or [`StepReport::output`].
+pub(crate) type Output = Arc<dyn Any + Send + Sync>;
+
+/// The final state of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StepStatus {
+    /// The step returned `Ok`.
+    Succeeded,
+    /// The step returned `Err` or panicked on its last attempt.
+    Failed,
+    /// The step did not run: its trigger rule did not hold (by default, an
+    /// upstream step did not succeed).
+    Skipped,
+    /// The run was cancelled (by a handle, a run timeout or fail-fast)
+    /// before the step finished.
+    Cancelled,
+    /// The step's last attempt exceeded its timeout.
+    TimedOut,
+}
+
+impl StepStatus {
+    /// `Failed` or `TimedOut`: the step ran and did not succeed.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failed | Self::TimedOut)
+    }
+
+    /// The lowercase name used in tables and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed out",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an attempt of a step failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StepFailure {
+    /// The handler returned an error.
+    Error(Arc<dyn std::error::Error + Send + Sync + 'static>),
+    /// The handler panicked; the panic's message.
+    Panic(String),
+    /// The attempt ran longer than the step's timeout.
+    TimedOut(Duration),
+}
+
+impl StepFailure {
+    /// Wraps an error (anything a handler may return).
+    pub fn from_error(error: impl Into<BoxError>) -> Self {
+        Self::Error(Arc::from(error.into()))
+    }
+
+    /// Whether the handler panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Self::Panic(_))
+    }
+
+    /// Whether the attempt timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::TimedOut(_))
+    }
+
+    /// The handler's error as its own type, if it returned one of type `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Self::Error(error) => error.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_panic(payload: &(dyn Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            String::from("a panic payload that is not a string")
+        };
+        Self::Panic(message)
+    }
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Error(error) => write!(f, "{error}"),
+            Self::Panic(message) => write!(f, "panicked: {message}"),
+            Self::TimedOut(limit) => write!(f, "timed out after {limit:?}"),
+        }
+    }
+}
+
+/// Why a step was skipped or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// An upstream step did not succeed; `step` is the step where the
+    /// trouble started (for a chain of skips, the original failed step).
+    Upstream {
+        /// The upstream step that did not succeed.
+        step: String,
+        /// What happened to it.
+        status: StepStatus,
+    },
+    /// The step's trigger rule did not hold for its dependencies' states.
+    TriggerRule {
+        /// The rule, as written (`one_failed`, …).
+        rule: &'static str,
+    },
+    /// The run was cancelled through its handle.
+    RunCancelled,
+    /// The run exceeded its timeout.
+    RunTimedOut(Duration),
+    /// Fail-fast stopped the run after this step failed.
+    FailFast {
+        /// The step whose failure stopped the run.
+        step: String,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Upstream { step, status } => write!(f, "upstream step `{step}` {status}"),
+            Self::TriggerRule { rule } => write!(f, "trigger rule `{rule}` did not hold"),
+            Self::RunCancelled => f.write_str("the run was cancelled"),
+            Self::RunTimedOut(limit) => write!(f, "the run timed out after {limit:?}"),
+            Self::FailFast { step } => write!(f, "fail-fast: step `{step}` failed"),
+        }
+    }
+}
+
+/// What one step did in a run.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    pub(crate) name: Arc<str>,
+    pub(crate) status: StepStatus,
+    pub(crate) output: Option<Output>,
+    pub(crate) output_type: &'static str,
+    pub(crate) failure: Option<StepFailure>,
+    pub(crate) reason: Option<SkipReason>,
+    pub(crate) attempts: u32,
+    pub(crate) started_at: Option<SystemTime>,
+    pub(crate) duration: Option<Duration>,
+}
+
+impl StepReport {
+    /// The step's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The step's final status.
+    pub fn status(&self) -> StepStatus {
+        self.status
+    }
+
+    /// The step's output as `T`, if it succeeded and produced a `T`.
+    pub fn output<T: Any>(&self) -> Option<&T> {
+        self.output.as_deref()?.downcast_ref::<T>()
+    }
+
+    /// The name of the type the step's handler produces.
+    pub fn output_type(&self) -> &'static str {
+        self.output_type
+    }
+
+    /// Why the last attempt failed (for `Failed` and `TimedOut` steps).
+    pub fn failure(&self) -> Option<&StepFailure> {
+        self.failure.as_ref()
+    }
+
+    /// Why the step was skipped or cancelled.
+    pub fn reason(&self) -> Option<&SkipReason> {
+        self.reason.as_ref()
+    }
+
+    /// A one-line explanation of a step that did not succeed.
+    pub fn error_message(&self) -> Option<String> {
+        match (&self.failure, &self.reason) {
+            (Some(failure), _) => Some(failure.to_string()),
+            (None, Some(reason)) => Some(reason.to_string()),
+            (None, None) if self.status != StepStatus::Succeeded => Some(self.status.to_string()),
+            (None, None) => None,
+        }
+    }
+
+    /// How many attempts ran (0 for a step that never started).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// When the first attempt started.
+    pub fn started_at(&self) -> Option<SystemTime> {
+        self.started_at
+    }
+
+    /// From the first attempt's start to the step's end, retries and
+    /// backoff included.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+}
+
+/// How a run as a whole ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// Every step reached a final state on its own.
+    Completed,
+    /// The run was cancelled through its handle.
+    Cancelled,
+    /// The run exceeded its timeout.
+    TimedOut,
+    /// A step failed and the run was set to fail fast.
+    FailedFast,
+}
+
+/// How many steps ended in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Steps that succeeded.
+    pub succeeded: usize,
+    /// Steps that failed.
+    pub failed: usize,
+    /// Steps that were skipped.
+    pub skipped: usize,
+    /// Steps that were cancelled.
+    pub cancelled: usize,
+    /// Steps that timed out.
+    pub timed_out: usize,
+}
+
+/// The report of one run: every step's status, output and timing.
+///
+/// `Display` prints a table:
+///
+/// ```text
+/// workflow `code_review` run 1: succeeded in 1.20s (4 succeeded)
+///   step     status     attempts  duration  detail
+///   scan     succeeded  1         300.1ms
+///   ...
+/// ```
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub(crate) workflow: Arc<str>,
+    pub(crate) run_id: u64,
+    pub(crate) outcome: RunOutcome,
+    pub(crate) started_at: SystemTime,
+    pub(crate) elapsed: Duration,
+    pub(crate) steps: Vec<StepReport>,
+}
+
+impl RunReport {
+    /// The workflow's name.
+    pub fn workflow(&self) -> &str {
+        &self.workflow
+    }
+
+    /// The run's id, unique per engine.
+    pub fn run_id(&self) -> u64 {
+        self.run_id
+    }
+
+    /// How the run ended.
+    pub fn outcome(&self) -> RunOutcome {
+        self.outcome
+    }
+
+    /// When the run started.
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    /// How long the run took.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// Every step, in the order they were added to the workflow.
+    pub fn steps(&self) -> &[StepReport] {
+        &self.steps
+    }
+
+    /// The step named `name`.
+    pub fn step(&self, name: &str) -> Option<&StepReport> {
+        self.steps.iter().find(|s| &*s.name == name)
+    }
+
+    /// The status of the step named `name`.
+    pub fn status(&self, name: &str) -> Option<StepStatus> {
+        self.step(name).map(StepReport::status)
+    }
+
+    /// The output of the step named `name` as `T`, if it succeeded with one.
+    pub fn output<T: Any>(&self, name: &str) -> Option<&T> {
+        self.step(name)?.output::<T>()
+    }
+
+    /// How many steps ended in each state.
+    pub fn counts(&self) -> StatusCounts {
+        let mut counts = StatusCounts::default();
+        for step in &self.steps {
+            match step.status {
+                StepStatus::Succeeded => counts.succeeded += 1,
+                StepStatus::Failed => counts.failed += 1,
+                StepStatus::Skipped => counts.skipped += 1,
+                StepStatus::Cancelled => counts.cancelled += 1,
+                StepStatus::TimedOut => counts.timed_out += 1,
+            }
+        }
+        counts
+    }
+
+    /// Whether the run completed and no step failed, timed out or was
+    /// cancelled. Skipped steps do not count against success on their own:
+    /// a step skipped because an upstream step failed comes with that
+    /// failure, which does.
+    pub fn is_success(&self) -> bool {
+        self.outcome == RunOutcome::Completed
+            && self
+                .steps
+                .iter()
+                .all(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
+    }
+
+    /// `Ok(self)` when [`is_success`](Self::is_success), otherwise an error
+    /// listing every step that did not succeed and why.
+    pub fn ensure_success(&self) -> Result<&Self, RunFailed> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        let failures = self
+            .steps
+            .iter()
+            .filter(|s| s.status != StepStatus::Succeeded)
+            .map(|s| {
+                let why = s.error_message().unwrap_or_default();
+                (s.name.to_string(), format!("{}: {why}", s.status))
+            })
+            .collect();
+        Err(RunFailed {
+            workflow: self.workflow.to_string(),
+            failures,
+        })
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.counts();
+        let verdict = match (self.outcome, self.is_success()) {
+            (RunOutcome::Cancelled, _) => "cancelled",
+            (RunOutcome::TimedOut, _) => "timed out",
+            (RunOutcome::FailedFast, _) => "failed fast",
+            (_, true) => "succeeded",
+            (_, false) => "failed",
+        };
+        let mut parts = Vec::new();
+        for (n, label) in [
+            (c.succeeded, "succeeded"),
+            (c.failed, "failed"),
+            (c.timed_out, "timed out"),
+            (c.skipped, "skipped"),
+            (c.cancelled, "cancelled"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {label}"));
+            }
+        }
+        writeln!(
+            f,
+            "workflow `{}` run {}: {verdict} in {:.2?} ({})",
+            self.workflow,
+            self.run_id,
+            self.elapsed,
+            parts.join(", ")
+        )?;
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        write!(
+            f,
+            "  {:width$}  {:9}  {:8}  {:>9}  detail",
+            "step", "status", "attempts", "duration"
+        )?;
+        for s in &self.steps {
+            let duration = s.duration.map(|d| format!("{d:.1?}")).unwrap_or_default();
+            let line = format!(
+                "  {:width$}  {:9}  {:<8}  {:>9}  {}",
+                s.name,
+                s.status.as_str(),
+                s.attempts,
+                duration,
+                s.error_message().unwrap_or_default()
+            );
+            write!(f, "\n{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
