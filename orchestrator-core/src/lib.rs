@@ -25,6 +25,9 @@
 
 pub mod graph;
 
+#[doc(hidden)]
+pub mod dsl;
+
 mod context;
 mod engine;
 mod error;
@@ -35,6 +38,7 @@ mod retry;
 mod workflow;
 
 pub use context::{Resources, StepContext};
+pub use dsl::RunError;
 pub use engine::{CancelHandle, EngineBuilder, Execution, WorkflowEngine};
 pub use error::{
     BoxError, ContextError, RunFailed, ValidationError, ValidationErrors, WorkflowError,

@@ -318,6 +318,12 @@ impl RunReport {
         self.step(name)?.output::<T>()
     }
 
+    /// The output of the step named `name` as a shared `T`, to keep beyond
+    /// the report.
+    pub fn output_arc<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        self.step(name)?.output.clone()?.downcast::<T>().ok()
+    }
+
     /// How many steps ended in each state.
     pub fn counts(&self) -> StatusCounts {
         let mut counts = StatusCounts::default();

@@ -1,11 +1,177 @@
-//! Define and run DAG workflows of async steps.
+//! Define and run DAG workflows of async steps, checked at compile time or
+//! at run time.
 //!
-//! See the [README](https://example.invalid/orchestrator) for a tour. Everything
-//! of [`orchestrator_core`] is re-exported here.
+//! Two front doors over one engine:
+//!
+//! - **The compile-time DSL**: [`#[step]`](macro@step) on async functions
+//!   and [`workflow!`]. The DAG is checked while the crate compiles: a cycle,
+//!   an unknown or duplicate step, or a parameter whose type does not match
+//!   the output it receives is a compile error at your own tokens.
+//! - **The runtime API**: [`WorkflowEngine`] → [`create_workflow`](WorkflowEngine::create_workflow)
+//!   → [`add_step`](Workflow::add_step) with [`depends_on`](StepBuilder::depends_on)
+//!   → [`execute`](WorkflowEngine::execute), for DAGs built while the
+//!   program runs. The same checks come back as errors.
+//!
+//! Both produce the same [`RunReport`] and [`Event`]s.
+//!
+//! ```
+//! use orchestrator::{step, workflow, WorkflowEngine};
+//!
+//! #[derive(Debug)]
+//! struct ScanReport { files: Vec<String> }
+//!
+//! #[step]
+//! async fn scan(repo: &String) -> Result<ScanReport, std::io::Error> {
+//!     Ok(ScanReport { files: vec![format!("{repo}/src/lib.rs")] })
+//! }
+//!
+//! #[step(depends_on = "scan", retry = 3, timeout = "30s")]
+//! async fn review(scan: &ScanReport) -> Result<usize, std::io::Error> {
+//!     Ok(scan.files.len())
+//! }
+//!
+//! workflow!(CodeReview: scan, review);
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), orchestrator::RunError> {
+//! let engine = WorkflowEngine::new();
+//! let out = CodeReview::run(&engine, String::from("acme")).await?;
+//! assert_eq!(*out.review, 1);            // typed: `out.review` is a `usize`
+//! println!("{}", out.report());          // the same report as the runtime API
+//! # Ok(()) }
+//! ```
+
+// So that `::orchestrator::...` in generated code also resolves inside this
+// crate.
+extern crate self as orchestrator;
 
 pub use orchestrator_core::*;
+
+/// Declares an async function as a step of a [`workflow!`].
+///
+/// ```
+/// # use orchestrator::step;
+/// # struct ScanReport; struct Review; struct Client;
+/// # #[derive(Debug)] struct MyError; impl std::fmt::Display for MyError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("e") } } impl std::error::Error for MyError {}
+/// #[step(depends_on = "scan", retry = 3, backoff = "100ms", timeout = "30s")]
+/// async fn review(
+///     scan: &ScanReport,             // named after a dependency: its output
+///     repo: &String,                 // any other parameter: the workflow's input
+///     #[resource] client: &Client,   // a shared resource, by type
+/// ) -> Result<Review, MyError> {
+///     Ok(Review)
+/// }
+/// ```
+///
+/// The function must be `async` and return `Result<T, E>`, where `T` (the
+/// step's output) is `Send + Sync + 'static` and `E` converts into
+/// [`BoxError`]. Every parameter is taken by reference:
+///
+/// - a parameter named after a step in `depends_on` receives that step's
+///   output (outputs never need to be `Clone`);
+/// - one other parameter (or the one marked `#[input]`) receives the
+///   workflow's input;
+/// - a parameter marked `#[resource]` receives the shared resource of its
+///   type (see [`EngineBuilder::resource`]).
+///
+/// Options: `depends_on = "a"` or `["a", "b"]`; `retry = N` (attempts in
+/// all) with optional `backoff = "100ms"` and `max_backoff = "10s"`;
+/// `timeout = "30s"`; `own_task` (run on its own tokio task);
+/// `trigger_rule = "all_done"` (see [`TriggerRule`]); `crate = "path"` when
+/// the `orchestrator` crate is reached under another path.
+///
+/// # What it expands to
+///
+/// The function is emitted unchanged (minus the `#[input]`/`#[resource]`
+/// markers). Beside it, for `#[step(depends_on = "scan", retry = 3)] async
+/// fn review(scan: &ScanReport) -> Result<Review, MyError>`:
+///
+/// ```ignore
+/// #[doc(hidden)]
+/// #[allow(non_camel_case_types)]
+/// struct review {}                       // type namespace: no clash with the fn
+///
+/// impl ::orchestrator::__private::Step for review {
+///     type Output = Review;
+///     const NAME: &'static str = "review";
+///     const DEPENDS_ON: &'static [&'static str] = &["scan"];
+///     fn configure(step: StepBuilder<'_>) -> StepBuilder<'_> {
+///         step.depends_on(Self::DEPENDS_ON.iter().copied())
+///             .retry(::orchestrator::RetryPolicy::attempts(3))
+///     }
+/// }
+/// impl ::orchestrator::__private::Param<0> for review { type Type = ScanReport; }
+///
+/// // Read by `workflow!` to learn the step's dependencies with your spans:
+/// macro_rules! __orchestrator_step_review { /* ... */ }
+/// pub(crate) use __orchestrator_step_review as review;   // macro namespace
+/// ```
+///
+/// Mistakes are compile errors at your tokens, all reported at once, and
+/// the function is still emitted so one mistake does not cascade: a
+/// function that is not `async` or does not return a `Result`, a parameter
+/// that matches no dependency (with "did you mean"), an unknown, repeated
+/// or malformed option (`timeout = "3 parsecs"`).
+pub use orchestrator_macros::step;
+
+/// Declares a workflow type from [`#[step]`](macro@step) functions.
+///
+/// ```
+/// # use orchestrator::{step, workflow};
+/// # #[step] async fn scan(repo: &String) -> Result<u32, std::io::Error> { Ok(1) }
+/// # #[step(depends_on = "scan")] async fn review(scan: &u32) -> Result<u32, std::io::Error> { Ok(*scan) }
+/// workflow!(pub CodeReview: scan, review);
+/// ```
+///
+/// Steps may live in other modules of the crate: list them by path
+/// (`workflow!(Pipeline: checks::scan, review)`). The whole graph is
+/// checked while the crate compiles: an unknown dependency (with "did you
+/// mean"), a step listed twice, a dependency that is not part of the
+/// workflow, every cycle (reported at each member, with its path), and a
+/// parameter whose type differs from the output of the step it names (the
+/// error is under the parameter's type).
+///
+/// # What it expands to
+///
+/// For `workflow!(pub CodeReview: scan, review)`:
+///
+/// ```ignore
+/// pub struct CodeReview;
+///
+/// pub struct CodeReviewOutput {
+///     pub scan: Arc<ScanReport>,
+///     pub review: Arc<Review>,
+///     /* the report */
+/// }
+///
+/// impl CodeReview {
+///     pub const NAME: &'static str = "CodeReview";
+///     /// Built once: a runtime `Workflow` whose handlers read each
+///     /// parameter from the step context, typed, and call your function.
+///     pub fn workflow() -> &'static Workflow;
+///     pub fn execute(engine: &WorkflowEngine, input: Input) -> Execution;
+///     pub async fn run(engine: &WorkflowEngine, input: Input)
+///         -> Result<CodeReviewOutput, RunError>;
+/// }
+/// impl CodeReviewOutput {
+///     pub fn from_report(report: RunReport) -> Result<Self, RunError>;
+///     pub fn report(&self) -> &RunReport;
+/// }
+/// ```
+///
+/// `Input` is the type of the parameter that takes the workflow's input
+/// (`()` when no step takes one). Each step's macro is called in turn to
+/// collect its metadata, so a workflow of more than about 120 steps needs
+/// a higher `#![recursion_limit]`.
+#[macro_export]
+macro_rules! workflow {
+    ($($input:tt)*) => {
+        $crate::__private::workflow_entry! { [$crate] $($input)* }
+    };
+}
 
 #[doc(hidden)]
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
+    pub use orchestrator_core::dsl::{Param, Step};
+    pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }

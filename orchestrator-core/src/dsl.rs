@@ -1,0 +1,115 @@
+//! What the `#[step]` and `workflow!` macros build on: the traits their
+//! generated code implements and the error of a typed run.
+//!
+//! Users rarely name these directly: `#[step]` implements [`Step`] and
+//! [`Param`] for a hidden type named after the function, and `workflow!`
+//! generates a type whose `run` returns [`RunError`] on failure.
+
+use std::fmt;
+
+use crate::error::{RunFailed, WorkflowError};
+use crate::report::RunReport;
+use crate::workflow::StepBuilder;
+
+/// A step declared with `#[step]`: its name, output type, dependencies and
+/// options. Implemented by the macro on a hidden type named like the
+/// function.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a step",
+    label = "not a `#[step]` function",
+    note = "add `#[step]` to the async function `{Self}` so `workflow!` can use it"
+)]
+pub trait Step {
+    /// The `T` of the function's `Result<T, E>`.
+    type Output: Send + Sync + 'static;
+    /// The step's name (the function's name).
+    const NAME: &'static str;
+    /// The names in `depends_on`, as written.
+    const DEPENDS_ON: &'static [&'static str];
+    /// Applies the step's dependencies and options (retry, timeout, own
+    /// task, trigger rule) to a step being added to a workflow.
+    fn configure(step: StepBuilder<'_>) -> StepBuilder<'_>;
+}
+
+/// The type behind parameter `I` of a step function (`T` for `&T`), so the
+/// generated code can name it from any module.
+pub trait Param<const I: usize> {
+    /// The parameter's referent type.
+    type Type: ?Sized + Send + Sync + 'static;
+}
+
+/// Why a typed run of a `workflow!` type did not produce its outputs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The workflow could not start (it was invalid).
+    Invalid(WorkflowError),
+    /// The run finished, but not every step succeeded.
+    Failed {
+        /// Every step that did not succeed, and why.
+        failure: RunFailed,
+        /// The whole report.
+        report: Box<RunReport>,
+    },
+    /// A report given to `from_report` lacks a step's output: it is not a
+    /// report of a successful run of this workflow.
+    MissingOutput {
+        /// The workflow type's name.
+        workflow: &'static str,
+        /// The step whose output is missing.
+        step: &'static str,
+    },
+}
+
+impl RunError {
+    /// The run's report, when the run took place.
+    pub fn report(&self) -> Option<&RunReport> {
+        match self {
+            Self::Invalid(_) | Self::MissingOutput { .. } => None,
+            Self::Failed { report, .. } => Some(report),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(error) => error.fmt(f),
+            Self::Failed { failure, .. } => failure.fmt(f),
+            Self::MissingOutput { workflow, step } => write!(
+                f,
+                "the report has no output of step `{step}`: it is not the report of a successful run of workflow `{workflow}`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Invalid(error) => Some(error),
+            Self::Failed { failure, .. } => Some(failure),
+            Self::MissingOutput { .. } => None,
+        }
+    }
+}
+
+impl From<WorkflowError> for RunError {
+    fn from(error: WorkflowError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+impl RunError {
+    /// `Ok(report)` when every step succeeded, otherwise [`RunError::Failed`]
+    /// with the report.
+    pub fn from_report(report: RunReport) -> Result<RunReport, Self> {
+        match report.ensure_success() {
+            Ok(_) => Ok(report),
+            Err(failure) => Err(Self::Failed {
+                failure,
+                report: Box::new(report),
+            }),
+        }
+    }
+}

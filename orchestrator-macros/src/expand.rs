@@ -1,0 +1,200 @@
+//! The code `workflow!` generates: a unit type with `workflow()`,
+//! `execute()` and `run()`, and a struct of typed outputs.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::check::Graph;
+use crate::step::ParamKind;
+use crate::workflow::Finish;
+
+/// The span of the first token of `tokens` (a parameter's written type), so
+/// a type mismatch is reported under the user's type.
+fn first_span(tokens: &TokenStream) -> Span {
+    tokens
+        .clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |t| t.span())
+}
+
+pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
+    let krate = &finish.krate;
+    let private = quote!(#krate::__private);
+    let Finish {
+        attrs, vis, name, ..
+    } = finish;
+    let name_str = name.to_string();
+    let output_name = format_ident!("{}Output", name);
+
+    // The workflow's input: the type of the first parameter that takes it.
+    let input_ty = finish
+        .steps
+        .iter()
+        .find_map(|step| {
+            let path = &step.path;
+            step.params
+                .iter()
+                .find(|p| p.kind == ParamKind::Input)
+                .map(|p| {
+                    let index = p.index;
+                    quote!(<#path as #private::Param<#index>>::Type)
+                })
+        })
+        .unwrap_or_else(|| quote!(()));
+
+    let add_steps = finish.steps.iter().enumerate().map(|(index, step)| {
+        let path = &step.path;
+        let mut lets = Vec::new();
+        let mut args = Vec::new();
+        for param in &step.params {
+            let span = Span::call_site().located_at(first_span(&param.ty));
+            let arg = format_ident!("__orchestrator_arg{}", param.index, span = span);
+            let param_index = param.index;
+            let getter = match param.kind {
+                ParamKind::Dependency => {
+                    let dep_name = param.ident.to_string();
+                    let output = match graph.dependency(finish, index, &dep_name) {
+                        Some(dep) => {
+                            let dep_path = &finish.steps[dep].path;
+                            quote!(<#dep_path as #private::Step>::Output)
+                        }
+                        None => quote!(<#path as #private::Param<#param_index>>::Type),
+                    };
+                    quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+                }
+                ParamKind::Input => quote!(__orchestrator_ctx.input::<#input_ty>()),
+                ParamKind::Resource => {
+                    quote!(__orchestrator_ctx.resource::<<#path as #private::Param<#param_index>>::Type>())
+                }
+            };
+            lets.push(quote! {
+                let #arg = match #getter {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(error) => {
+                        return ::core::result::Result::Err(::core::convert::From::from(error));
+                    }
+                };
+            });
+            args.push(quote_spanned!(span=> #arg));
+        }
+        quote! {
+            let _ = <#path as #private::Step>::configure(__orchestrator_wf.add_step(
+                <#path as #private::Step>::NAME,
+                |__orchestrator_ctx: #krate::StepContext| async move {
+                    #(#lets)*
+                    match #path(#(#args),*).await {
+                        ::core::result::Result::Ok(value) => ::core::result::Result::<
+                            <#path as #private::Step>::Output,
+                            #krate::BoxError,
+                        >::Ok(value),
+                        ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                            ::core::convert::Into::<#krate::BoxError>::into(error),
+                        ),
+                    }
+                },
+            ));
+        }
+    });
+
+    let fields = finish.steps.iter().map(|step| {
+        let ident = &step.ident;
+        let path = &step.path;
+        let doc = format!("The output of step `{ident}`.");
+        quote! {
+            #[doc = #doc]
+            #vis #ident: ::std::sync::Arc<<#path as #private::Step>::Output>
+        }
+    });
+    let extract = finish.steps.iter().map(|step| {
+        let ident = &step.ident;
+        let path = &step.path;
+        let step_name = ident.to_string();
+        quote! {
+            #ident: match __orchestrator_report.output_arc::<<#path as #private::Step>::Output>(#step_name) {
+                ::core::option::Option::Some(value) => value,
+                ::core::option::Option::None => {
+                    return ::core::result::Result::Err(#krate::RunError::MissingOutput {
+                        workflow: #name_str,
+                        step: #step_name,
+                    });
+                }
+            }
+        }
+    });
+
+    let output_doc = format!(
+        "The typed outputs of every step of a successful run of [`{name}`], and its report."
+    );
+    let run_doc = format!(
+        "Runs `{name}` on `engine` with `input`; the typed outputs of every step, or an error listing every step that did not succeed."
+    );
+    quote! {
+        #(#attrs)*
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::default::Default)]
+        #vis struct #name;
+
+        #[doc = #output_doc]
+        #[derive(::core::fmt::Debug)]
+        #vis struct #output_name {
+            #(#fields,)*
+            __orchestrator_report: #krate::RunReport,
+        }
+
+        impl #name {
+            /// The workflow's name.
+            #vis const NAME: &'static str = #name_str;
+
+            /// The workflow as a runtime `Workflow`, built once: for
+            /// analysis, pictures, or running it with options.
+            #vis fn workflow() -> &'static #krate::Workflow {
+                static __ORCHESTRATOR_WORKFLOW: ::std::sync::OnceLock<#krate::Workflow> =
+                    ::std::sync::OnceLock::new();
+                __ORCHESTRATOR_WORKFLOW.get_or_init(|| {
+                    let mut __orchestrator_wf = #krate::Workflow::new(#name_str);
+                    #(#add_steps)*
+                    __orchestrator_wf
+                })
+            }
+
+            /// A run of the workflow on `engine` with `input`, to set run
+            /// options (timeout, cancellation, ...) before awaiting it.
+            #vis fn execute(engine: &#krate::WorkflowEngine, input: #input_ty) -> #krate::Execution {
+                engine.execute(Self::workflow()).input(input)
+            }
+
+            #[doc = #run_doc]
+            #vis async fn run(
+                engine: &#krate::WorkflowEngine,
+                input: #input_ty,
+            ) -> ::core::result::Result<#output_name, #krate::RunError> {
+                let report = match Self::execute(engine, input).await {
+                    ::core::result::Result::Ok(report) => report,
+                    ::core::result::Result::Err(error) => {
+                        return ::core::result::Result::Err(::core::convert::From::from(error));
+                    }
+                };
+                #output_name::from_report(report)
+            }
+        }
+
+        impl #output_name {
+            /// The typed outputs of a report of this workflow, or an error
+            /// listing every step that did not succeed.
+            #vis fn from_report(
+                report: #krate::RunReport,
+            ) -> ::core::result::Result<Self, #krate::RunError> {
+                let __orchestrator_report = #krate::RunError::from_report(report)?;
+                ::core::result::Result::Ok(Self {
+                    #(#extract,)*
+                    __orchestrator_report,
+                })
+            }
+
+            /// The run's report.
+            #vis fn report(&self) -> &#krate::RunReport {
+                &self.__orchestrator_report
+            }
+        }
+    }
+}
