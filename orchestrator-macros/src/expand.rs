@@ -8,14 +8,15 @@ use crate::check::Graph;
 use crate::step::ParamKind;
 use crate::workflow::Finish;
 
-/// The span of the first token of `tokens` (a parameter's written type), so
-/// a type mismatch is reported under the user's type.
-fn first_span(tokens: &TokenStream) -> Span {
-    tokens
-        .clone()
-        .into_iter()
-        .next()
-        .map_or_else(Span::call_site, |t| t.span())
+/// The span of `tokens` (a parameter's written type), so a type mismatch
+/// is reported under the user's type. `Span::join` may fail: then the
+/// first token's span.
+fn type_span(tokens: &TokenStream) -> Span {
+    let mut spans = tokens.clone().into_iter().map(|t| t.span());
+    let Some(first) = spans.next() else {
+        return Span::call_site();
+    };
+    spans.fold(first, |joined, next| joined.join(next).unwrap_or(joined))
 }
 
 pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
@@ -26,6 +27,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
     } = finish;
     let name_str = name.to_string();
     let output_name = format_ident!("{}Output", name);
+    let output_name_str = output_name.to_string();
 
     // The workflow's input: the type of the first parameter that takes it.
     let input_ty = finish
@@ -48,7 +50,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         let mut lets = Vec::new();
         let mut args = Vec::new();
         for param in &step.params {
-            let span = Span::call_site().located_at(first_span(&param.ty));
+            let span = Span::call_site().located_at(type_span(&param.ty));
             let arg = format_ident!("__orchestrator_arg{}", param.index, span = span);
             let param_index = param.index;
             let getter = match param.kind {
@@ -135,7 +137,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         #vis struct #name;
 
         #[doc = #output_doc]
-        #[derive(::core::fmt::Debug)]
+        #[allow(dead_code)]
         #vis struct #output_name {
             #(#fields,)*
             __orchestrator_report: #krate::RunReport,
@@ -175,6 +177,14 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                     }
                 };
                 #output_name::from_report(report)
+            }
+        }
+
+        impl ::core::fmt::Debug for #output_name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#output_name_str)
+                    .field("report", &self.__orchestrator_report)
+                    .finish_non_exhaustive()
             }
         }
 

@@ -36,10 +36,8 @@ impl ParamKind {
 struct Param {
     ident: syn::Ident,
     kind: ParamKind,
-    /// `T` of `&T`.
+    /// `T` of `&T`, as written: its span is where type errors point.
     referent: Type,
-    /// The whole written type, for spans.
-    ty: Type,
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -97,13 +95,15 @@ fn check_signature(func: &ItemFn, errors: &mut Errors) {
 
 /// The `T` of `Result<T, E>` (or `Result<T>` of an alias).
 fn output_type(func: &ItemFn, errors: &mut Errors) -> Option<Type> {
-    let message = format!(
-        "a step must return `Result<T, E>`: the `T` is its output, passed to the steps that depend on it; write `-> Result<{}, MyError>`",
-        "Output"
-    );
+    let message = |written: Option<&Type>| {
+        let example = written.map_or_else(|| String::from("u32"), |ty| quote!(#ty).to_string());
+        format!(
+            "a step must return `Result<T, E>`, where `T` is its output (passed to the steps that depend on it) and `E` its error: write `-> Result<{example}, MyError>`"
+        )
+    };
     let ty = match &func.sig.output {
         ReturnType::Default => {
-            errors.at(&func.sig.ident, message);
+            errors.at(&func.sig.ident, message(None));
             return None;
         }
         ReturnType::Type(_, ty) => ty,
@@ -116,7 +116,7 @@ fn output_type(func: &ItemFn, errors: &mut Errors) -> Option<Type> {
     {
         return Some(output.clone());
     }
-    errors.at(ty, message);
+    errors.at(ty, message(Some(ty)));
     None
 }
 
@@ -186,14 +186,15 @@ fn params(func: &mut ItemFn, depends_on: &[LitStr], errors: &mut Errors) -> Vec<
                 (*reference.elem).clone()
             }
             other => {
+                let inner = match other {
+                    Type::Reference(reference) => &*reference.elem,
+                    other => other,
+                };
                 errors.at(
                     other,
                     format!(
-                        "step parameters are read-only and taken by reference: write `{name}: &{}`",
-                        quote!(#other)
-                            .to_string()
-                            .trim_start_matches("& ")
-                            .trim_start_matches("&mut ")
+                        "step parameters are read-only and taken by shared reference: write `{name}: &{}`",
+                        quote!(#inner)
                     ),
                 );
                 continue;
@@ -241,7 +242,6 @@ fn params(func: &mut ItemFn, depends_on: &[LitStr], errors: &mut Errors) -> Vec<
             ident,
             kind,
             referent,
-            ty: (*typed.ty).clone(),
         });
     }
     params
@@ -266,7 +266,12 @@ fn describe(
     output: Option<&Type>,
 ) -> TokenStream {
     let krate = krate::path(args.krate.as_ref());
-    let vis = &func.vis;
+    // Workflows are made within the crate, so the hidden type is at most
+    // `pub(crate)`: then its `Output` may be a crate-private type.
+    let vis = match &func.vis {
+        syn::Visibility::Public(_) => quote!(pub(crate)),
+        other => quote!(#other),
+    };
     let ident = &func.sig.ident;
     let name = ident.unraw().to_string();
     let output = match output {
@@ -310,7 +315,7 @@ fn describe(
     let meta_params = params.iter().enumerate().map(|(index, param)| {
         let param_ident = &param.ident;
         let kind = format_ident!("{}", param.kind.keyword());
-        let ty = &param.ty;
+        let ty = &param.referent;
         quote!((#param_ident #kind #index [#ty]))
     });
     let macro_name = format_ident!("__orchestrator_step_{}", name);

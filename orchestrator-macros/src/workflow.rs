@@ -137,7 +137,7 @@ pub(crate) struct ParamMeta {
     pub(crate) ident: Ident,
     pub(crate) kind: ParamKind,
     pub(crate) index: usize,
-    /// The parameter's type as written, for its span.
+    /// The parameter's referent type as written (`T` of `&T`), for its span.
     pub(crate) ty: TokenStream,
 }
 

@@ -1,0 +1,6 @@
+use orchestrator::workflow;
+
+workflow!(CodeReview scan, review);
+workflow!(Empty:);
+
+fn main() {}
