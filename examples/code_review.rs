@@ -153,3 +153,8 @@ async fn main() -> Result<(), BoxError> {
     println!("verified: {verified}");
     Ok(())
 }
+
+#[test]
+fn the_example_runs() -> Result<(), BoxError> {
+    main()
+}

@@ -85,7 +85,7 @@ pub use orchestrator_core::*;
 /// markers). Beside it, for `#[step(depends_on = "scan", retry = 3)] async
 /// fn review(scan: &ScanReport) -> Result<Review, MyError>`:
 ///
-/// ```ignore
+/// ```text
 /// #[doc(hidden)]
 /// #[allow(non_camel_case_types)]
 /// struct review {}                       // type namespace: no clash with the fn
@@ -134,7 +134,7 @@ pub use orchestrator_macros::step;
 ///
 /// For `workflow!(pub CodeReview: scan, review)`:
 ///
-/// ```ignore
+/// ```text
 /// pub struct CodeReview;
 ///
 /// pub struct CodeReviewOutput {

@@ -45,10 +45,14 @@ mod tests {
         let engine = orch::WorkflowEngine::new();
         let out = super::Renamed::run(&engine, String::from("ada")).await;
         assert_eq!(
-            out.map(|o| o.shout.as_str().to_owned()).map_err(|e| e.to_string()),
+            out.map(|o| o.shout.as_str().to_owned())
+                .map_err(|e| e.to_string()),
             Ok(String::from("HELLO ADA"))
         );
         let out = super::Reexported::run(&engine, ()).await;
-        assert_eq!(out.map(|o| *o.through_reexport).map_err(|e| e.to_string()), Ok(7));
+        assert_eq!(
+            out.map(|o| *o.through_reexport).map_err(|e| e.to_string()),
+            Ok(7)
+        );
     }
 }
