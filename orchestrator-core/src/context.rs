@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ContextError;
+use crate::engine::WorkflowEngine;
+use crate::error::{ContextError, WorkflowError};
 use crate::executor::RunShared;
+use crate::report::RunReport;
+use crate::workflow::Workflow;
 
 /// Shared values (clients, configuration) that steps read by type.
 ///
@@ -181,6 +184,35 @@ impl StepContext {
     /// dropped at their next `.await` anyway.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.shared.cancel
+    }
+
+    /// The engine running this step, e.g. to run another workflow.
+    pub fn engine(&self) -> &WorkflowEngine {
+        &self.shared.engine
+    }
+
+    /// Runs `workflow` with `input` as part of this step: on the same
+    /// engine, cancelled with this run, and its report nested in this
+    /// step's report ([`StepReport::nested`](crate::StepReport::nested)).
+    /// Returns the nested run's report (check it with `ensure_success`).
+    pub async fn run_workflow<I: Send + Sync + 'static>(
+        &self,
+        workflow: &Workflow,
+        input: I,
+    ) -> Result<RunReport, WorkflowError> {
+        let report = self
+            .shared
+            .engine
+            .execute(workflow)
+            .input(input)
+            .cancel_token(self.shared.cancel.child_token())
+            .await?;
+        let mut nested = match self.shared.nested.lock() {
+            Ok(nested) => nested,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        nested.push((self.step, report.clone()));
+        Ok(report)
     }
 
     fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {

@@ -293,6 +293,8 @@ impl Execution {
             // A child, so that stopping this run never cancels a token the
             // caller shares with other work.
             cancel: self.cancel.child_token(),
+            engine: self.engine.clone(),
+            nested: std::sync::Mutex::new(Vec::new()),
         });
         let settings = RunSettings {
             max_concurrency: self.max_concurrency.unwrap_or(engine.max_concurrency),

@@ -8,11 +8,11 @@
 //! Dropping the run's future drops every step future and aborts every task
 //! it spawned.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,7 +23,9 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::branch::Branch;
 use crate::context::{Resources, StepContext};
+use crate::engine::WorkflowEngine;
 use crate::events::{Event, EventKind};
 use crate::report::{
     Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus,
@@ -42,6 +44,10 @@ pub(crate) struct RunShared {
     pub(crate) events: Option<broadcast::Sender<Event>>,
     pub(crate) run_id: u64,
     pub(crate) cancel: CancellationToken,
+    /// The engine, for steps that run nested workflows.
+    pub(crate) engine: WorkflowEngine,
+    /// Reports of nested runs, by step; touched only by steps that run them.
+    pub(crate) nested: Mutex<Vec<(usize, RunReport)>>,
 }
 
 impl RunShared {
@@ -251,16 +257,31 @@ struct Driver {
     remaining: Vec<usize>,
     ready: VecDeque<usize>,
     finished: usize,
+    /// Dependents a branch step did not choose, and that branch.
+    vetoes: HashMap<usize, usize>,
 }
 
 impl Driver {
+    /// Decides the roots: they run unless their condition says otherwise.
+    fn start(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let mut settled = Vec::new();
+        for &root in &shared.plan.roots {
+            self.admit(root, &mut settled);
+        }
+        self.cascade(settled);
+    }
+
     /// Records that `step` reached a final state and settles every
     /// dependent whose dependencies are now all final, transitively.
     fn settle(&mut self, step: usize) {
         self.finished += 1;
+        self.cascade(vec![step]);
+    }
+
+    fn cascade(&mut self, mut settled: Vec<usize>) {
         let shared = Arc::clone(&self.shared);
         let plan = &shared.plan;
-        let mut settled = vec![step];
         while let Some(done) = settled.pop() {
             for &dependent in &plan.dependents[done] {
                 self.remaining[dependent] -= 1;
@@ -270,21 +291,121 @@ impl Driver {
                 let rule = shared.workflow.steps[dependent].options.trigger;
                 let deps = &plan.deps[dependent];
                 if trigger_holds(rule, deps, &self.records) {
-                    self.ready.push_back(dependent);
+                    self.admit(dependent, &mut settled);
                 } else {
                     let reason = skip_reason(rule, deps, &self.records, &shared);
-                    shared.emit(|| EventKind::StepSkipped {
-                        step: shared.workflow.steps[dependent].name.clone(),
-                        reason: reason.clone(),
-                    });
-                    let record = &mut self.records[dependent];
-                    record.status = Some(StepStatus::Skipped);
-                    record.reason = Some(reason);
-                    self.finished += 1;
+                    self.skip(dependent, reason);
                     settled.push(dependent);
                 }
             }
         }
+    }
+
+    /// A step whose trigger rule holds: it runs, unless a branch did not
+    /// choose it or its condition is false (then it is skipped and pushed
+    /// onto `settled`).
+    fn admit(&mut self, step: usize, settled: &mut Vec<usize>) {
+        let shared = Arc::clone(&self.shared);
+        if let Some(&branch) = self.vetoes.get(&step) {
+            let branch = shared.workflow.steps[branch].name.to_string();
+            self.skip(step, SkipReason::NotChosen { branch });
+            settled.push(step);
+            return;
+        }
+        if let Some(condition) = &shared.workflow.steps[step].options.condition {
+            let ctx = StepContext {
+                shared: Arc::clone(&shared),
+                step,
+                attempt: 0,
+            };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| condition(&ctx))) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.skip(step, SkipReason::Condition);
+                    settled.push(step);
+                    return;
+                }
+                Err(payload) => {
+                    let failure = StepFailure::from_panic(&*payload);
+                    let failure = StepFailure::from_error(format!("its condition {failure}"));
+                    self.fail(step, failure, 0);
+                    self.finished += 1;
+                    settled.push(step);
+                    return;
+                }
+            }
+        }
+        self.ready.push_back(step);
+    }
+
+    fn skip(&mut self, step: usize, reason: SkipReason) {
+        let shared = &self.shared;
+        shared.emit(|| EventKind::StepSkipped {
+            step: shared.workflow.steps[step].name.clone(),
+            reason: reason.clone(),
+        });
+        let record = &mut self.records[step];
+        record.status = Some(StepStatus::Skipped);
+        record.reason = Some(reason);
+        self.finished += 1;
+    }
+
+    /// Marks `step` failed (or timed out) and announces it.
+    fn fail(&mut self, step: usize, failure: StepFailure, attempts: u32) {
+        let shared = &self.shared;
+        let def = &shared.workflow.steps[step];
+        let record = &mut self.records[step];
+        if let StepFailure::TimedOut(timeout) = failure {
+            record.status = Some(StepStatus::TimedOut);
+            shared.emit(|| EventKind::StepTimedOut {
+                step: def.name.clone(),
+                timeout,
+                attempts,
+            });
+        } else {
+            record.status = Some(StepStatus::Failed);
+            shared.emit(|| EventKind::StepFailed {
+                step: def.name.clone(),
+                error: failure.to_string(),
+                attempts,
+            });
+        }
+        tracing::warn!(step = %def.name, error = %failure, attempts, "step did not succeed");
+        record.failure = Some(failure);
+    }
+
+    /// Reads a branch step's choice: vetoes the dependents it did not
+    /// choose, or explains why the choice is invalid.
+    fn apply_branch(&mut self, step: usize, output: &Output) -> Result<(), StepFailure> {
+        let shared = Arc::clone(&self.shared);
+        let Some(branch) = (**output).downcast_ref::<Branch>() else {
+            return Ok(());
+        };
+        let dependents = &shared.plan.dependents[step];
+        let name_of = |i: usize| &*shared.workflow.steps[i].name;
+        for chosen in branch.chosen() {
+            if !dependents.iter().any(|&d| name_of(d) == chosen) {
+                let names = dependents
+                    .iter()
+                    .map(|&d| format!("`{}`", name_of(d)))
+                    .collect::<Vec<_>>();
+                let names = if names.is_empty() {
+                    String::from("it has none")
+                } else {
+                    names.join(", ")
+                };
+                return Err(StepFailure::from_error(format!(
+                    "branch `{}` chose `{chosen}`, which is not one of its dependents ({names})",
+                    name_of(step)
+                )));
+            }
+        }
+        for &dependent in dependents {
+            if !branch.chosen().iter().any(|c| c == name_of(dependent)) {
+                self.vetoes.insert(dependent, step);
+            }
+        }
+        Ok(())
     }
 
     fn record_outcome(&mut self, outcome: StepOutcome) -> bool {
@@ -294,11 +415,17 @@ impl Driver {
         record.attempts = outcome.attempts;
         record.started_at = Some(outcome.started_at);
         record.duration = Some(outcome.duration);
-        let failed = match outcome.result {
+        let result = match outcome.result {
+            Ok(output) if def.is_branch => {
+                self.apply_branch(outcome.step, &output).map(|()| output)
+            }
+            other => other,
+        };
+        let failed = match result {
             Ok(output) => {
                 // Each step's slot is written once, by its own outcome.
                 let _ = shared.outputs[outcome.step].set(output);
-                record.status = Some(StepStatus::Succeeded);
+                self.records[outcome.step].status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
                     step: def.name.clone(),
                     duration: outcome.duration,
@@ -307,23 +434,7 @@ impl Driver {
                 false
             }
             Err(failure) => {
-                if let StepFailure::TimedOut(timeout) = failure {
-                    record.status = Some(StepStatus::TimedOut);
-                    shared.emit(|| EventKind::StepTimedOut {
-                        step: def.name.clone(),
-                        timeout,
-                        attempts: outcome.attempts,
-                    });
-                } else {
-                    record.status = Some(StepStatus::Failed);
-                    shared.emit(|| EventKind::StepFailed {
-                        step: def.name.clone(),
-                        error: failure.to_string(),
-                        attempts: outcome.attempts,
-                    });
-                }
-                tracing::warn!(step = %def.name, error = %failure, attempts = outcome.attempts, "step did not succeed");
-                record.failure = Some(failure);
+                self.fail(outcome.step, failure, outcome.attempts);
                 true
             }
         };
@@ -346,9 +457,11 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         shared: Arc::clone(&shared),
         records: vec![Record::NEW; n],
         remaining: shared.plan.deps.iter().map(Vec::len).collect(),
-        ready: shared.plan.roots.iter().copied().collect(),
+        ready: VecDeque::new(),
         finished: 0,
+        vetoes: HashMap::new(),
     };
+    driver.start();
 
     let outcome = async {
         let mut in_flight = FuturesUnordered::new();
@@ -411,6 +524,14 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         "a completed run settles every step"
     );
 
+    let mut nested: Vec<Vec<RunReport>> = vec![Vec::new(); n];
+    let finished_nested = match shared.nested.lock() {
+        Ok(mut list) => std::mem::take(&mut *list),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for (step, report) in finished_nested {
+        nested[step].push(report);
+    }
     let steps = driver
         .records
         .into_iter()
@@ -425,6 +546,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
             attempts: record.attempts,
             started_at: record.started_at,
             duration: record.duration,
+            nested: std::mem::take(&mut nested[step]),
         })
         .collect();
     let report = RunReport {

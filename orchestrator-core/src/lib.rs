@@ -28,15 +28,18 @@ pub mod graph;
 #[doc(hidden)]
 pub mod dsl;
 
+mod branch;
 mod context;
 mod engine;
 mod error;
 mod events;
 mod executor;
+pub mod patterns;
 mod report;
 mod retry;
 mod workflow;
 
+pub use branch::Branch;
 pub use context::{Resources, StepContext};
 pub use dsl::RunError;
 pub use engine::{CancelHandle, EngineBuilder, Execution, WorkflowEngine};

@@ -123,6 +123,13 @@ pub enum SkipReason {
         /// What happened to it.
         status: StepStatus,
     },
+    /// The step's condition was false.
+    Condition,
+    /// A branch step chose other dependents.
+    NotChosen {
+        /// The branch step.
+        branch: String,
+    },
     /// The step's trigger rule did not hold for its dependencies' states.
     TriggerRule {
         /// The rule, as written (`one_failed`, …).
@@ -143,6 +150,8 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Upstream { step, status } => write!(f, "upstream step `{step}` {status}"),
+            Self::Condition => f.write_str("condition"),
+            Self::NotChosen { branch } => write!(f, "not chosen by branch `{branch}`"),
             Self::TriggerRule { rule } => write!(f, "trigger rule `{rule}` did not hold"),
             Self::RunCancelled => f.write_str("the run was cancelled"),
             Self::RunTimedOut(limit) => write!(f, "the run timed out after {limit:?}"),
@@ -163,6 +172,7 @@ pub struct StepReport {
     pub(crate) attempts: u32,
     pub(crate) started_at: Option<SystemTime>,
     pub(crate) duration: Option<Duration>,
+    pub(crate) nested: Vec<RunReport>,
 }
 
 impl StepReport {
@@ -220,6 +230,12 @@ impl StepReport {
     /// backoff included.
     pub fn duration(&self) -> Option<Duration> {
         self.duration
+    }
+
+    /// The reports of the runs this step made: one per iteration of a loop,
+    /// per attempt of a gate, or the one run of a sub-workflow.
+    pub fn nested(&self) -> &[RunReport] {
+        &self.nested
     }
 }
 

@@ -93,13 +93,29 @@ where
     }
 }
 
-/// Per-step options: retries, timeout, own task, trigger rule.
-#[derive(Debug, Clone, Default)]
+/// A step's condition: looked at once the step's trigger rule holds.
+pub(crate) type Condition = Arc<dyn Fn(&StepContext) -> bool + Send + Sync>;
+
+/// Per-step options: retries, timeout, own task, trigger rule, condition.
+#[derive(Clone, Default)]
 pub struct StepOptions {
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) own_task: bool,
     pub(crate) trigger: TriggerRule,
+    pub(crate) condition: Option<Condition>,
+}
+
+impl fmt::Debug for StepOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepOptions")
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("own_task", &self.own_task)
+            .field("trigger", &self.trigger)
+            .field("condition", &self.condition.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 #[derive(Clone)]
@@ -108,6 +124,8 @@ pub(crate) struct StepDef {
     pub(crate) depends_on: Vec<String>,
     pub(crate) handler: Arc<dyn ErasedHandler>,
     pub(crate) output_type: &'static str,
+    /// The output is a [`Branch`](crate::Branch): the executor reads it.
+    pub(crate) is_branch: bool,
     pub(crate) options: StepOptions,
 }
 
@@ -214,6 +232,7 @@ impl Workflow {
                 _types: PhantomData,
             }),
             output_type: std::any::type_name::<T>(),
+            is_branch: std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Branch>(),
             options: StepOptions::default(),
         };
         let inner = self.make_mut();
@@ -308,6 +327,19 @@ impl StepBuilder<'_> {
     /// (default [`TriggerRule::AllSuccess`]).
     pub fn trigger_rule(self, rule: TriggerRule) -> Self {
         self.def.options.trigger = rule;
+        self
+    }
+
+    /// Runs the step only if `condition` holds; it is looked at, with the
+    /// step's context (its dependencies' outputs, the input), once the
+    /// trigger rule holds. When false the step is Skipped with the reason
+    /// "condition", and its dependents follow their trigger rules. A
+    /// condition that panics fails the step.
+    pub fn condition(
+        self,
+        condition: impl Fn(&StepContext) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.def.options.condition = Some(Arc::new(condition));
         self
     }
 }

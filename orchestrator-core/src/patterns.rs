@@ -1,0 +1,488 @@
+//! Composite steps: a sub-workflow, a bounded loop, a gate that sends work
+//! back, and a map over a list made at run time.
+//!
+//! Each is one node of the enclosing DAG, so the enclosing graph stays
+//! acyclic; the runs it makes are nested in its step report
+//! ([`StepReport::nested`](crate::StepReport::nested)) and publish their own
+//! events. Conditions, branches and trigger rules are options of any step
+//! ([`StepBuilder::condition`](crate::StepBuilder::condition),
+//! [`Branch`](crate::Branch), [`TriggerRule`](crate::TriggerRule)).
+
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{FutureExt as _, StreamExt as _};
+
+use crate::context::StepContext;
+use crate::error::BoxError;
+use crate::report::{RunReport, StepFailure};
+use crate::workflow::{StepBuilder, Workflow};
+
+type InputFn<I> = Arc<dyn Fn(&StepContext) -> Result<I, BoxError> + Send + Sync>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The verdict of a gate's check step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The work is good: the workflow continues.
+    Pass,
+    /// The work must be done again; the next attempt reads `feedback`.
+    Retry {
+        /// What to change, for the next attempt.
+        feedback: String,
+    },
+}
+
+impl Verdict {
+    /// A failed check with its feedback.
+    pub fn retry(feedback: impl Into<String>) -> Self {
+        Self::Retry {
+            feedback: feedback.into(),
+        }
+    }
+}
+
+/// The input of each run of a loop's body or a gate's checked workflow.
+#[derive(Debug)]
+pub struct Iteration<I> {
+    input: Arc<I>,
+    number: u32,
+    previous: Option<RunReport>,
+    feedback: Option<String>,
+}
+
+impl<I> Iteration<I> {
+    /// The input the composite step gave its nested workflow.
+    pub fn input(&self) -> &I {
+        &self.input
+    }
+
+    /// The iteration (or attempt), from 1.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The previous iteration's report, to read its outputs.
+    pub fn previous(&self) -> Option<&RunReport> {
+        self.previous.as_ref()
+    }
+
+    /// The previous iteration's output of step `step`.
+    pub fn previous_output<T: Send + Sync + 'static>(&self, step: &str) -> Option<&T> {
+        self.previous.as_ref()?.output::<T>(step)
+    }
+
+    /// The feedback of the gate's check on the previous attempt.
+    pub fn feedback(&self) -> Option<&str> {
+        self.feedback.as_deref()
+    }
+}
+
+/// The output of a loop or a gate: how many runs it took and the last one.
+#[derive(Debug, Clone)]
+pub struct Repeated {
+    /// How many iterations (or attempts) ran.
+    pub iterations: u32,
+    /// The report of the last, successful one.
+    pub last: RunReport,
+}
+
+impl Repeated {
+    /// The last iteration's output of step `step`.
+    pub fn output<T: Send + Sync + 'static>(&self, step: &str) -> Option<&T> {
+        self.last.output::<T>(step)
+    }
+}
+
+/// A bounded loop: runs `body` again and again until `until` holds on an
+/// iteration's report, at most `max_iterations` times.
+///
+/// Every loop has a bound. Exceeding it fails the step with an error naming
+/// the loop and its bound; so does an iteration in which a step fails. Each
+/// iteration reads the previous one through its input, an
+/// [`Iteration<I>`].
+///
+/// ```
+/// use orchestrator_core::patterns::{Iteration, Loop};
+/// use orchestrator_core::{BoxError, StepContext, Workflow, WorkflowEngine};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Each iteration doubles the previous value.
+/// let mut body = Workflow::new("double");
+/// body.add_step("value", |ctx: StepContext| async move {
+///     let it = ctx.input::<Iteration<u32>>()?;
+///     Ok::<_, BoxError>(it.previous_output::<u32>("value").map_or(*it.input(), |v| v * 2))
+/// });
+///
+/// let engine = WorkflowEngine::new();
+/// let mut wf = engine.create_workflow("grow");
+/// wf.add_loop(
+///     "grow",
+///     Loop::new(body, 10)
+///         .input(|_ctx| Ok(3u32))
+///         .until(|it| it.output::<u32>("value").is_some_and(|v| *v > 20)),
+/// );
+/// let report = engine.execute(&wf).await?;
+/// let grown = report.output::<orchestrator_core::patterns::Repeated>("grow").expect("succeeded");
+/// assert_eq!((grown.iterations, grown.output::<u32>("value")), (4, Some(&24)));
+/// assert_eq!(report.step("grow").map(|s| s.nested().len()), Some(4));
+/// # Ok(()) }
+/// ```
+pub struct Loop<I> {
+    body: Workflow,
+    max_iterations: u32,
+    until: Arc<dyn Fn(&RunReport) -> bool + Send + Sync>,
+    input: InputFn<I>,
+}
+
+impl Loop<()> {
+    /// A loop over `body`, at most `max_iterations` times (at least 1),
+    /// until [`until`](Self::until) holds (by default after one iteration).
+    pub fn new(body: Workflow, max_iterations: u32) -> Self {
+        Self {
+            body,
+            max_iterations: max_iterations.max(1),
+            until: Arc::new(|_| true),
+            input: Arc::new(|_| Ok(())),
+        }
+    }
+}
+
+impl<I: Send + Sync + 'static> Loop<I> {
+    /// Computes the body's input (inside each [`Iteration`]) from the loop
+    /// step's context, e.g. from its dependencies' outputs.
+    pub fn input<J: Send + Sync + 'static>(
+        self,
+        input: impl Fn(&StepContext) -> Result<J, BoxError> + Send + Sync + 'static,
+    ) -> Loop<J> {
+        Loop {
+            body: self.body,
+            max_iterations: self.max_iterations,
+            until: self.until,
+            input: Arc::new(input),
+        }
+    }
+
+    /// The condition, on an iteration's report, that ends the loop.
+    pub fn until(mut self, condition: impl Fn(&RunReport) -> bool + Send + Sync + 'static) -> Self {
+        self.until = Arc::new(condition);
+        self
+    }
+}
+
+/// A gate: runs the `checked` workflow, whose step `check` returns a
+/// [`Verdict`]; on [`Verdict::Retry`] the checked steps run again, up to
+/// `max_attempts` times, and each new attempt reads the feedback through
+/// its input, an [`Iteration<I>`].
+///
+/// When the attempts are exhausted the gate fails with a message naming the
+/// gate, the checked steps and the number of attempts; its dependents
+/// follow their trigger rules.
+pub struct Gate<I> {
+    checked: Workflow,
+    check: String,
+    max_attempts: u32,
+    input: InputFn<I>,
+}
+
+impl Gate<()> {
+    /// A gate over `checked`, judged by its step `check`, at most
+    /// `max_attempts` attempts (at least 1).
+    pub fn new(checked: Workflow, check: impl Into<String>, max_attempts: u32) -> Self {
+        Self {
+            checked,
+            check: check.into(),
+            max_attempts: max_attempts.max(1),
+            input: Arc::new(|_| Ok(())),
+        }
+    }
+}
+
+impl<I: Send + Sync + 'static> Gate<I> {
+    /// Computes the checked workflow's input (inside each [`Iteration`])
+    /// from the gate step's context.
+    pub fn input<J: Send + Sync + 'static>(
+        self,
+        input: impl Fn(&StepContext) -> Result<J, BoxError> + Send + Sync + 'static,
+    ) -> Gate<J> {
+        Gate {
+            checked: self.checked,
+            check: self.check,
+            max_attempts: self.max_attempts,
+            input: Arc::new(input),
+        }
+    }
+}
+
+/// Which runs of a repeated workflow count as done, and what to say when
+/// they never do.
+enum Repeat {
+    Loop(Arc<dyn Fn(&RunReport) -> bool + Send + Sync>),
+    Gate(String),
+}
+
+async fn repeat<I: Send + Sync + 'static>(
+    ctx: StepContext,
+    workflow: Workflow,
+    bound: u32,
+    input: InputFn<I>,
+    repeat: Repeat,
+) -> Result<Repeated, BoxError> {
+    let input = Arc::new(input(&ctx)?);
+    let step = ctx.step_name().to_owned();
+    let mut previous: Option<RunReport> = None;
+    let mut feedback: Option<String> = None;
+    for number in 1..=bound {
+        let iteration = Iteration {
+            input: Arc::clone(&input),
+            number,
+            previous: previous.take(),
+            feedback: feedback.take(),
+        };
+        let report = ctx.run_workflow(&workflow, iteration).await?;
+        let noun = match repeat {
+            Repeat::Loop(_) => "iteration",
+            Repeat::Gate(_) => "attempt",
+        };
+        if let Err(failed) = report.ensure_success() {
+            return Err(format!("{noun} {number} of `{step}` failed: {failed}").into());
+        }
+        let done = match &repeat {
+            Repeat::Loop(until) => until(&report),
+            Repeat::Gate(check) => match report.output::<Verdict>(check) {
+                Some(Verdict::Pass) => true,
+                Some(Verdict::Retry { feedback: said }) => {
+                    feedback = Some(said.clone());
+                    false
+                }
+                None => {
+                    return Err(format!(
+                        "gate `{step}`: its check step `{check}` produced no `Verdict`; make `{check}` a step of the checked workflow that returns `Verdict`"
+                    )
+                    .into());
+                }
+            },
+        };
+        if done {
+            return Ok(Repeated {
+                iterations: number,
+                last: report,
+            });
+        }
+        previous = Some(report);
+    }
+    Err(match repeat {
+        Repeat::Loop(_) => format!(
+            "loop `{step}` did not reach its condition within its bound of {bound} iterations"
+        ),
+        Repeat::Gate(check) => {
+            let checked = workflow
+                .step_names()
+                .filter(|name| *name != check)
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "gate `{step}` failed after {bound} attempts of {checked}; the last feedback of `{check}`: {}",
+                feedback.unwrap_or_default()
+            )
+        }
+    }
+    .into())
+}
+
+/// A step mapped over a list made at run time: `item` runs once per element
+/// of the list `items` returns, at most `concurrency` at a time, and the
+/// step's output is the results in the list's order.
+pub struct Map<T, U> {
+    items: InputFn<Vec<T>>,
+    item: Arc<dyn Fn(T) -> BoxFuture<Result<U, BoxError>> + Send + Sync>,
+    concurrency: usize,
+}
+
+impl<T: Send + 'static, U: Send + Sync + 'static> Map<T, U> {
+    /// Maps `item` over the list `items` computes from the step's context.
+    pub fn new<F, Fut, E>(
+        items: impl Fn(&StepContext) -> Result<Vec<T>, BoxError> + Send + Sync + 'static,
+        item: F,
+    ) -> Self
+    where
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<U, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        Self {
+            items: Arc::new(items),
+            item: Arc::new(move |value| {
+                let fut = item(value);
+                Box::pin(async move { fut.await.map_err(Into::into) })
+            }),
+            concurrency: 16,
+        }
+    }
+
+    /// At most `limit` items in flight at once (at least 1; default 16).
+    pub fn concurrency(mut self, limit: usize) -> Self {
+        self.concurrency = limit.max(1);
+        self
+    }
+
+    fn run_all(
+        &self,
+        ctx: &StepContext,
+    ) -> Result<impl futures::Stream<Item = Result<U, StepFailure>> + use<T, U>, BoxError> {
+        let items = (self.items)(ctx)?;
+        let item = Arc::clone(&self.item);
+        Ok(futures::stream::iter(items)
+            .map(move |value| {
+                let fut = item(value);
+                async move {
+                    match AssertUnwindSafe(fut).catch_unwind().await {
+                        Ok(result) => result.map_err(StepFailure::from_error),
+                        Err(payload) => Err(StepFailure::from_panic(&*payload)),
+                    }
+                }
+            })
+            .buffered(self.concurrency))
+    }
+}
+
+impl Workflow {
+    /// Adds a step that runs `workflow` with the input `input` computes
+    /// from the step's context. Its output is the nested run's
+    /// [`RunReport`] (which also nests in this step's report); a nested run
+    /// in which a step did not succeed fails this step.
+    pub fn add_workflow<I: Send + Sync + 'static>(
+        &mut self,
+        name: impl Into<String>,
+        workflow: &Workflow,
+        input: impl Fn(&StepContext) -> Result<I, BoxError> + Send + Sync + 'static,
+    ) -> StepBuilder<'_> {
+        let workflow = workflow.clone();
+        let input: InputFn<I> = Arc::new(input);
+        self.add_step(name, move |ctx: StepContext| {
+            let (workflow, input) = (workflow.clone(), Arc::clone(&input));
+            async move {
+                let report = ctx.run_workflow(&workflow, input(&ctx)?).await?;
+                report.ensure_success()?;
+                Ok::<_, BoxError>(report)
+            }
+        })
+    }
+
+    /// Adds a bounded [`Loop`]; its output is a [`Repeated`].
+    pub fn add_loop<I: Send + Sync + 'static>(
+        &mut self,
+        name: impl Into<String>,
+        spec: Loop<I>,
+    ) -> StepBuilder<'_> {
+        let Loop {
+            body,
+            max_iterations,
+            until,
+            input,
+        } = spec;
+        self.add_step(name, move |ctx: StepContext| {
+            repeat(
+                ctx,
+                body.clone(),
+                max_iterations,
+                Arc::clone(&input),
+                Repeat::Loop(Arc::clone(&until)),
+            )
+        })
+    }
+
+    /// Adds a [`Gate`]; its output is a [`Repeated`].
+    pub fn add_gate<I: Send + Sync + 'static>(
+        &mut self,
+        name: impl Into<String>,
+        spec: Gate<I>,
+    ) -> StepBuilder<'_> {
+        let Gate {
+            checked,
+            check,
+            max_attempts,
+            input,
+        } = spec;
+        self.add_step(name, move |ctx: StepContext| {
+            repeat(
+                ctx,
+                checked.clone(),
+                max_attempts,
+                Arc::clone(&input),
+                Repeat::Gate(check.clone()),
+            )
+        })
+    }
+
+    /// Adds a [`Map`] that fails on the first failed item (the error names
+    /// the item's index); its output is `Vec<U>` in the list's order.
+    pub fn add_map<T: Send + 'static, U: Send + Sync + 'static>(
+        &mut self,
+        name: impl Into<String>,
+        map: Map<T, U>,
+    ) -> StepBuilder<'_> {
+        let map = Arc::new(map);
+        self.add_step(name, move |ctx: StepContext| {
+            let map = Arc::clone(&map);
+            async move {
+                let mut results = map.run_all(&ctx)?.enumerate();
+                let mut out = Vec::new();
+                while let Some((index, result)) = results.next().await {
+                    match result {
+                        Ok(value) => out.push(value),
+                        Err(failure) => {
+                            return Err(BoxError::from(format!("item {index} failed: {failure}")));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        })
+    }
+
+    /// Adds a [`Map`] that collects failed items as errors; its output is
+    /// `Vec<Result<U, StepFailure>>` in the list's order.
+    pub fn add_map_collecting<T: Send + 'static, U: Send + Sync + 'static>(
+        &mut self,
+        name: impl Into<String>,
+        map: Map<T, U>,
+    ) -> StepBuilder<'_> {
+        let map = Arc::new(map);
+        self.add_step(name, move |ctx: StepContext| {
+            let map = Arc::clone(&map);
+            async move { Ok::<_, BoxError>(map.run_all(&ctx)?.collect::<Vec<_>>().await) }
+        })
+    }
+}
+
+impl<I> fmt::Debug for Loop<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loop")
+            .field("body", &self.body.name())
+            .field("max_iterations", &self.max_iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I> fmt::Debug for Gate<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("checked", &self.checked.name())
+            .field("check", &self.check)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, U> fmt::Debug for Map<T, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
