@@ -323,11 +323,9 @@ async fn a_map_runs_over_a_list_made_at_run_time_within_its_limit_and_keeps_the_
 async fn a_failed_item_fails_the_map_or_is_collected_as_the_user_chooses() {
     let items = |_: &StepContext| Ok(vec![1u32, 0, 3]);
     let invert = |n: u32| async move {
-        if n == 0 {
-            Err::<u32, BoxError>("division by zero".into())
-        } else {
-            Ok(12 / n)
-        }
+        12u32
+            .checked_div(n)
+            .ok_or_else(|| BoxError::from("division by zero"))
     };
     let engine = WorkflowEngine::new();
     let mut wf = engine.create_workflow("fan");
