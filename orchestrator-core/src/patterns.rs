@@ -217,22 +217,68 @@ impl<I: Send + Sync + 'static> Gate<I> {
     }
 }
 
-/// Which runs of a repeated workflow count as done, and what to say when
-/// they never do.
-enum Repeat {
-    Loop(Arc<dyn Fn(&RunReport) -> bool + Send + Sync>),
-    Gate(String),
+/// Runs a bounded loop as part of the step `ctx` belongs to: `body` with
+/// an [`Iteration`] of `input`, until `until` holds on an iteration's
+/// report, at most `max_iterations` times. What [`Workflow::add_loop`] and
+/// the DSL's `#[step(repeat = ...)]` run.
+pub async fn run_loop<I: Send + Sync + 'static>(
+    ctx: &StepContext,
+    body: &Workflow,
+    max_iterations: u32,
+    until: impl Fn(&RunReport) -> bool + Sync,
+    input: I,
+) -> Result<Repeated, BoxError> {
+    repeat(
+        ctx,
+        body,
+        max_iterations.max(1),
+        input,
+        Repeat::Loop(&until),
+    )
+    .await
 }
 
-async fn repeat<I: Send + Sync + 'static>(
-    ctx: StepContext,
-    workflow: Workflow,
-    bound: u32,
-    input: InputFn<I>,
-    repeat: Repeat,
+/// Runs a gate as part of the step `ctx` belongs to: `checked` with an
+/// [`Iteration`] of `input`, until its step `check` returns
+/// [`Verdict::Pass`], at most `max_attempts` times. What
+/// [`Workflow::add_gate`] and the DSL's `#[step(gate = ...)]` run.
+pub async fn run_gate<I: Send + Sync + 'static>(
+    ctx: &StepContext,
+    checked: &Workflow,
+    check: &str,
+    max_attempts: u32,
+    input: I,
 ) -> Result<Repeated, BoxError> {
-    let input = Arc::new(input(&ctx)?);
+    repeat(
+        ctx,
+        checked,
+        max_attempts.max(1),
+        input,
+        Repeat::Gate(check),
+    )
+    .await
+}
+
+/// Which runs of a repeated workflow count as done, and what to say when
+/// they never do.
+enum Repeat<'a> {
+    Loop(&'a (dyn Fn(&RunReport) -> bool + Sync)),
+    Gate(&'a str),
+}
+
+async fn repeat<'a, I: Send + Sync + 'static>(
+    ctx: &StepContext,
+    workflow: &Workflow,
+    bound: u32,
+    input: I,
+    repeat: Repeat<'a>,
+) -> Result<Repeated, BoxError> {
+    let input = Arc::new(input);
     let step = ctx.step_name().to_owned();
+    let noun = match repeat {
+        Repeat::Loop(_) => "iteration",
+        Repeat::Gate(_) => "attempt",
+    };
     let mut previous: Option<RunReport> = None;
     let mut feedback: Option<String> = None;
     for number in 1..=bound {
@@ -242,15 +288,11 @@ async fn repeat<I: Send + Sync + 'static>(
             previous: previous.take(),
             feedback: feedback.take(),
         };
-        let report = ctx.run_workflow(&workflow, iteration).await?;
-        let noun = match repeat {
-            Repeat::Loop(_) => "iteration",
-            Repeat::Gate(_) => "attempt",
-        };
+        let report = ctx.run_workflow(workflow, iteration).await?;
         if let Err(failed) = report.ensure_success() {
             return Err(format!("{noun} {number} of `{step}` failed: {failed}").into());
         }
-        let done = match &repeat {
+        let done = match repeat {
             Repeat::Loop(until) => until(&report),
             Repeat::Gate(check) => match report.output::<Verdict>(check) {
                 Some(Verdict::Pass) => true,
@@ -292,6 +334,52 @@ async fn repeat<I: Send + Sync + 'static>(
         }
     }
     .into())
+}
+
+/// Runs `item` over `items`, at most `concurrency` at a time, and returns
+/// the results in the list's order; the first failed item (in order)
+/// fails the whole with an error naming its index. Panics are caught. What
+/// [`Workflow::add_map`] and the DSL's `#[step(map_over = ...)]` run.
+pub async fn run_map<T, U, E, Fut>(
+    items: impl IntoIterator<Item = T>,
+    concurrency: usize,
+    item: impl Fn(T) -> Fut,
+) -> Result<Vec<U>, BoxError>
+where
+    Fut: Future<Output = Result<U, E>>,
+    E: Into<BoxError>,
+{
+    let mut results = map_stream(items, concurrency, item).enumerate();
+    let mut out = Vec::new();
+    while let Some((index, result)) = results.next().await {
+        match result {
+            Ok(value) => out.push(value),
+            Err(failure) => return Err(format!("item {index} failed: {failure}").into()),
+        }
+    }
+    Ok(out)
+}
+
+fn map_stream<T, U, E, Fut>(
+    items: impl IntoIterator<Item = T>,
+    concurrency: usize,
+    item: impl Fn(T) -> Fut,
+) -> impl futures::Stream<Item = Result<U, StepFailure>>
+where
+    Fut: Future<Output = Result<U, E>>,
+    E: Into<BoxError>,
+{
+    futures::stream::iter(items)
+        .map(move |value| {
+            let fut = item(value);
+            async move {
+                match AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(result) => result.map_err(StepFailure::from_error),
+                    Err(payload) => Err(StepFailure::from_panic(&*payload)),
+                }
+            }
+        })
+        .buffered(concurrency.max(1))
 }
 
 /// A step mapped over a list made at run time: `item` runs once per element
@@ -336,17 +424,9 @@ impl<T: Send + 'static, U: Send + Sync + 'static> Map<T, U> {
     ) -> Result<impl futures::Stream<Item = Result<U, StepFailure>> + use<T, U>, BoxError> {
         let items = (self.items)(ctx)?;
         let item = Arc::clone(&self.item);
-        Ok(futures::stream::iter(items)
-            .map(move |value| {
-                let fut = item(value);
-                async move {
-                    match AssertUnwindSafe(fut).catch_unwind().await {
-                        Ok(result) => result.map_err(StepFailure::from_error),
-                        Err(payload) => Err(StepFailure::from_panic(&*payload)),
-                    }
-                }
-            })
-            .buffered(self.concurrency))
+        Ok(map_stream(items, self.concurrency, move |value| {
+            item(value)
+        }))
     }
 }
 
@@ -386,13 +466,18 @@ impl Workflow {
             input,
         } = spec;
         self.add_step(name, move |ctx: StepContext| {
-            repeat(
-                ctx,
-                body.clone(),
-                max_iterations,
-                Arc::clone(&input),
-                Repeat::Loop(Arc::clone(&until)),
-            )
+            let (body, until, input) = (body.clone(), Arc::clone(&until), Arc::clone(&input));
+            async move {
+                let value = input(&ctx)?;
+                run_loop(
+                    &ctx,
+                    &body,
+                    max_iterations,
+                    |report: &RunReport| until(report),
+                    value,
+                )
+                .await
+            }
         })
     }
 
@@ -409,13 +494,11 @@ impl Workflow {
             input,
         } = spec;
         self.add_step(name, move |ctx: StepContext| {
-            repeat(
-                ctx,
-                checked.clone(),
-                max_attempts,
-                Arc::clone(&input),
-                Repeat::Gate(check.clone()),
-            )
+            let (checked, check, input) = (checked.clone(), check.clone(), Arc::clone(&input));
+            async move {
+                let value = input(&ctx)?;
+                run_gate(&ctx, &checked, &check, max_attempts, value).await
+            }
         })
     }
 
