@@ -9,7 +9,11 @@ use std::fmt;
 
 use crate::error::{RunFailed, WorkflowError};
 use crate::report::RunReport;
-use crate::workflow::StepBuilder;
+use std::future::Future;
+
+use crate::context::StepContext;
+use crate::error::BoxError;
+use crate::workflow::{StepBuilder, Workflow};
 
 /// A step declared with `#[step]`: its name, output type, dependencies and
 /// options. Implemented by the macro on a hidden type named like the
@@ -29,6 +33,31 @@ pub trait Step {
     /// Applies the step's dependencies and options (retry, timeout, own
     /// task, trigger rule) to a step being added to a workflow.
     fn configure(step: StepBuilder<'_>) -> StepBuilder<'_>;
+}
+
+/// A step that runs a nested workflow (a sub-workflow, a loop or a gate):
+/// its function returns the nested workflow's input, and `finish` turns it
+/// into the step's output.
+pub trait Composite: Step {
+    /// The `T` of the function's `Result<T, E>`.
+    type Returned: Send + Sync + 'static;
+    /// Runs the nested workflow as part of the step `ctx` belongs to.
+    fn finish(
+        ctx: &StepContext,
+        value: Self::Returned,
+    ) -> impl Future<Output = Result<Self::Output, BoxError>> + Send + '_;
+}
+
+/// A type made by `workflow!`: its workflow, input and typed outputs.
+pub trait WorkflowType {
+    /// The input of a run.
+    type Input: Send + Sync + 'static;
+    /// The typed outputs of a successful run.
+    type Output: Send + Sync + 'static;
+    /// The workflow, built once.
+    fn workflow() -> &'static Workflow;
+    /// The typed outputs of a report of this workflow.
+    fn from_report(report: RunReport) -> Result<Self::Output, RunError>;
 }
 
 /// The type behind parameter `I` of a step function (`T` for `&T`), so the

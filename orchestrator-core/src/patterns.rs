@@ -349,37 +349,52 @@ where
     Fut: Future<Output = Result<U, E>>,
     E: Into<BoxError>,
 {
-    let mut results = map_stream(items, concurrency, item).enumerate();
     let mut out = Vec::new();
-    while let Some((index, result)) = results.next().await {
-        match result {
-            Ok(value) => out.push(value),
-            Err(failure) => return Err(format!("item {index} failed: {failure}").into()),
+    map_each(items, concurrency, item, |result| match result {
+        Ok(value) => {
+            out.push(value);
+            Ok(())
         }
-    }
+        Err(failure) => Err(BoxError::from(format!(
+            "item {} failed: {failure}",
+            out.len()
+        ))),
+    })
+    .await?;
     Ok(out)
 }
 
-fn map_stream<T, U, E, Fut>(
+/// Runs `item` over `items`, at most `concurrency` at a time, handing each
+/// result to `each` in the list's order; stops at the first `Err` of
+/// `each`. A plain loop over `FuturesOrdered` (no closures over the
+/// items), so it stays `Send` when the items are borrowed.
+async fn map_each<T, U, E, Fut, R>(
     items: impl IntoIterator<Item = T>,
     concurrency: usize,
     item: impl Fn(T) -> Fut,
-) -> impl futures::Stream<Item = Result<U, StepFailure>>
+    mut each: impl FnMut(Result<U, StepFailure>) -> Result<(), R>,
+) -> Result<(), R>
 where
     Fut: Future<Output = Result<U, E>>,
     E: Into<BoxError>,
 {
-    futures::stream::iter(items)
-        .map(move |value| {
-            let fut = item(value);
-            async move {
-                match AssertUnwindSafe(fut).catch_unwind().await {
-                    Ok(result) => result.map_err(StepFailure::from_error),
-                    Err(payload) => Err(StepFailure::from_panic(&*payload)),
-                }
-            }
-        })
-        .buffered(concurrency.max(1))
+    let limit = concurrency.max(1);
+    let mut items = items.into_iter();
+    let mut in_flight = futures::stream::FuturesOrdered::new();
+    loop {
+        while in_flight.len() < limit {
+            let Some(value) = items.next() else { break };
+            in_flight.push_back(AssertUnwindSafe(item(value)).catch_unwind());
+        }
+        let Some(result) = in_flight.next().await else {
+            return Ok(());
+        };
+        each(match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StepFailure::from_error(error)),
+            Err(payload) => Err(StepFailure::from_panic(&*payload)),
+        })?;
+    }
 }
 
 /// A step mapped over a list made at run time: `item` runs once per element
@@ -416,17 +431,6 @@ impl<T: Send + 'static, U: Send + Sync + 'static> Map<T, U> {
     pub fn concurrency(mut self, limit: usize) -> Self {
         self.concurrency = limit.max(1);
         self
-    }
-
-    fn run_all(
-        &self,
-        ctx: &StepContext,
-    ) -> Result<impl futures::Stream<Item = Result<U, StepFailure>> + use<T, U>, BoxError> {
-        let items = (self.items)(ctx)?;
-        let item = Arc::clone(&self.item);
-        Ok(map_stream(items, self.concurrency, move |value| {
-            item(value)
-        }))
     }
 }
 
@@ -513,17 +517,9 @@ impl Workflow {
         self.add_step(name, move |ctx: StepContext| {
             let map = Arc::clone(&map);
             async move {
-                let mut results = map.run_all(&ctx)?.enumerate();
-                let mut out = Vec::new();
-                while let Some((index, result)) = results.next().await {
-                    match result {
-                        Ok(value) => out.push(value),
-                        Err(failure) => {
-                            return Err(BoxError::from(format!("item {index} failed: {failure}")));
-                        }
-                    }
-                }
-                Ok(out)
+                let items = (map.items)(&ctx)?;
+                let item = Arc::clone(&map.item);
+                run_map(items, map.concurrency, move |value| item(value)).await
             }
         })
     }
@@ -538,7 +534,25 @@ impl Workflow {
         let map = Arc::new(map);
         self.add_step(name, move |ctx: StepContext| {
             let map = Arc::clone(&map);
-            async move { Ok::<_, BoxError>(map.run_all(&ctx)?.collect::<Vec<_>>().await) }
+            async move {
+                let items = (map.items)(&ctx)?;
+                let item = Arc::clone(&map.item);
+                let mut out = Vec::new();
+                let collected: Result<(), std::convert::Infallible> = map_each(
+                    items,
+                    map.concurrency,
+                    move |value| item(value),
+                    |result| {
+                        out.push(result);
+                        Ok(())
+                    },
+                )
+                .await;
+                match collected {
+                    Ok(()) => Ok::<_, BoxError>(out),
+                    Err(never) => match never {},
+                }
+            }
         })
     }
 }

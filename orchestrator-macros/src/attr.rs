@@ -17,6 +17,17 @@ pub(crate) const KEYS: &[&str] = &[
     "timeout",
     "own_task",
     "trigger_rule",
+    "condition",
+    "branches",
+    "workflow",
+    "repeat",
+    "max_iterations",
+    "until",
+    "gate",
+    "check",
+    "max_attempts",
+    "map_over",
+    "concurrency",
     "crate",
 ];
 
@@ -33,6 +44,14 @@ const RENAMED: &[(&str, &str)] = &[
     ("spawn", "own_task"),
     ("blocking", "own_task"),
     ("trigger", "trigger_rule"),
+    ("when", "condition"),
+    ("if", "condition"),
+    ("loop", "repeat"),
+    ("max", "max_iterations"),
+    ("bound", "max_iterations"),
+    ("sub_workflow", "workflow"),
+    ("map", "map_over"),
+    ("for_each", "map_over"),
 ];
 
 /// The trigger rules, as written in `trigger_rule = "..."`, with the
@@ -57,7 +76,27 @@ pub(crate) struct StepArgs {
     pub(crate) timeout: Option<u64>,
     pub(crate) own_task: bool,
     pub(crate) trigger_rule: Option<&'static str>,
+    pub(crate) condition: Option<syn::Path>,
+    pub(crate) branches: Vec<LitStr>,
+    pub(crate) workflow: Option<syn::Path>,
+    pub(crate) repeat: Option<syn::Path>,
+    pub(crate) max_iterations: Option<u32>,
+    pub(crate) until: Option<syn::Path>,
+    pub(crate) gate: Option<syn::Path>,
+    pub(crate) check: Option<LitStr>,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) map_over: Option<LitStr>,
+    pub(crate) concurrency: Option<u32>,
     pub(crate) krate: Option<syn::Path>,
+    /// Where each option was written, for errors about combinations.
+    pub(crate) spans: Vec<(String, Span)>,
+}
+
+impl StepArgs {
+    /// Where option `key` was written.
+    pub(crate) fn span_of(&self, key: &str) -> Option<Span> {
+        self.spans.iter().find(|(k, _)| k == key).map(|(_, s)| *s)
+    }
 }
 
 /// Parses the attribute's arguments. Problems are recorded in `errors`;
@@ -84,9 +123,9 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> StepArgs {
     let mut seen: Vec<(String, Span)> = Vec::new();
     for meta in metas {
         let path = meta.path();
-        let key = match path.get_ident() {
+        let key = match path.get_ident().filter(|_| !path_is_crate(path)) {
             Some(ident) => ident.to_string(),
-            None if path.is_ident("crate") || path_is_crate(path) => String::from("crate"),
+            None if path_is_crate(path) => String::from("crate"),
             None => {
                 errors.at(path, unknown_key_message(&quote::quote!(#path).to_string()));
                 continue;
@@ -112,11 +151,118 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> StepArgs {
             "timeout" => parsed.timeout = parse_duration(&meta, "timeout", errors),
             "own_task" => parsed.own_task = parse_flag(&meta, errors),
             "trigger_rule" => parsed.trigger_rule = parse_trigger_rule(&meta, errors),
+            "condition" => {
+                parsed.condition = parse_path(&meta, "condition", "condition = has_changes", errors)
+            }
+            "branches" => {
+                parsed.branches = parse_names(
+                    &meta,
+                    "branches",
+                    "branches = [\"quick\", \"deep\"]",
+                    errors,
+                )
+            }
+            "workflow" => {
+                parsed.workflow = parse_path(&meta, "workflow", "workflow = Child", errors)
+            }
+            "repeat" => {
+                parsed.repeat = parse_path(&meta, "repeat", "repeat = TddIteration", errors)
+            }
+            "max_iterations" => {
+                parsed.max_iterations = parse_count(&meta, "max_iterations", errors)
+            }
+            "until" => parsed.until = parse_path(&meta, "until", "until = tests_pass", errors),
+            "gate" => parsed.gate = parse_path(&meta, "gate", "gate = Drafting", errors),
+            "check" => parsed.check = parse_name(&meta, "check", "check = \"review\"", errors),
+            "max_attempts" => parsed.max_attempts = parse_count(&meta, "max_attempts", errors),
+            "map_over" => {
+                parsed.map_over = parse_name(&meta, "map_over", "map_over = \"files\"", errors)
+            }
+            "concurrency" => parsed.concurrency = parse_count(&meta, "concurrency", errors),
             "crate" => parsed.krate = parse_crate(&meta, errors),
             _ => {}
         }
     }
+    parsed.spans = seen;
     parsed
+}
+
+fn parse_path(meta: &Meta, key: &str, example: &str, errors: &mut Errors) -> Option<syn::Path> {
+    let value = value(meta, key, example, errors)?;
+    if let Expr::Path(path) = value {
+        return Some(path.path.clone());
+    }
+    errors.at(
+        value,
+        format!("`{key}` takes a path, without quotes: write `{example}`"),
+    );
+    None
+}
+
+fn parse_count(meta: &Meta, key: &str, errors: &mut Errors) -> Option<u32> {
+    let example = format!("{key} = 5");
+    let value = value(meta, key, &example, errors)?;
+    let count = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u32>().ok().filter(|n| *n >= 1),
+        _ => None,
+    };
+    if count.is_none() {
+        errors.at(
+            value,
+            format!("`{key}` takes a whole number from 1 up: write `{example}`"),
+        );
+    }
+    count
+}
+
+fn parse_name(meta: &Meta, key: &str, example: &str, errors: &mut Errors) -> Option<LitStr> {
+    let value = value(meta, key, example, errors)?;
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(lit), ..
+    }) = value
+        && syn::parse_str::<syn::Ident>(&lit.value()).is_ok()
+    {
+        return Some(lit.clone());
+    }
+    errors.at(
+        value,
+        format!("`{key}` takes a step name as a string: write `{example}`"),
+    );
+    None
+}
+
+fn parse_names(meta: &Meta, key: &str, example: &str, errors: &mut Errors) -> Vec<LitStr> {
+    let Some(value) = value(meta, key, example, errors) else {
+        return Vec::new();
+    };
+    let items: Vec<&Expr> = match value {
+        Expr::Array(array) => array.elems.iter().collect(),
+        other => vec![other],
+    };
+    let mut names: Vec<LitStr> = Vec::new();
+    for item in items {
+        match item {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            }) if syn::parse_str::<syn::Ident>(&lit.value()).is_ok() => {
+                if names.iter().any(|n| n.value() == lit.value()) {
+                    errors.at(
+                        lit,
+                        format!("`{}` is listed twice in `{key}`; remove one", lit.value()),
+                    );
+                } else {
+                    names.push(lit.clone());
+                }
+            }
+            other => errors.at(
+                other,
+                format!("`{key}` takes step names as strings: write `{example}`"),
+            ),
+        }
+    }
+    names
 }
 
 fn path_is_crate(path: &syn::Path) -> bool {

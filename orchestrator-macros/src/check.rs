@@ -52,7 +52,39 @@ pub(crate) fn graph(finish: &Finish, errors: &mut Errors) -> Graph {
         .collect();
     let graph = Graph { deps };
     check_cycles(finish, &graph, &names, errors);
+    check_branches(finish, &graph, &names, errors);
     graph
+}
+
+/// A branch may only choose among its own dependents.
+fn check_branches(finish: &Finish, graph: &Graph, names: &[String], errors: &mut Errors) {
+    for (index, step) in finish.steps.iter().enumerate() {
+        let branch = step.ident.to_string();
+        for lit in &step.branches {
+            let target = lit.value();
+            let Some(target_index) = names.iter().position(|n| *n == target) else {
+                let hint = graph::closest_name(&target, names.iter().map(String::as_str))
+                    .map(|close| format!("; did you mean `{close}`?"))
+                    .unwrap_or_default();
+                errors.at(
+                    lit,
+                    format!(
+                        "branch `{branch}` may choose `{target}`, which is not a step of workflow `{}`{hint}",
+                        finish.name
+                    ),
+                );
+                continue;
+            };
+            if !graph.deps[target_index].contains(&Some(index)) {
+                errors.at(
+                    lit,
+                    format!(
+                        "branch `{branch}` may choose `{target}`, but `{target}` does not depend on `{branch}`; a branch chooses among its dependents: add \"{branch}\" to the `depends_on` of `{target}`"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// A dependency must name a step of this workflow; suggest the closest.

@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::check::Graph;
 use crate::step::ParamKind;
-use crate::workflow::Finish;
+use crate::workflow::{Finish, StepKind};
 
 /// The span of `tokens` (a parameter's written type), so a type mismatch
 /// is reported under the user's type. `Span::join` may fail: then the
@@ -49,21 +49,44 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         let path = &step.path;
         let mut lets = Vec::new();
         let mut args = Vec::new();
+        let mut each = None;
         for param in &step.params {
             let span = Span::call_site().located_at(type_span(&param.ty));
             let arg = format_ident!("__orchestrator_arg{}", param.index, span = span);
             let param_index = param.index;
+            let dependency_output = |name: &str| match graph.dependency(finish, index, name) {
+                Some(dep) => {
+                    let dep_path = &finish.steps[dep].path;
+                    quote!(<#dep_path as #private::Step>::Output)
+                }
+                None => quote!(<#path as #private::Param<#param_index>>::Type),
+            };
             let getter = match param.kind {
                 ParamKind::Dependency => {
+                    let dep_name = param.ident.to_string();
+                    let output = dependency_output(&dep_name);
+                    quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+                }
+                ParamKind::Each => {
                     let dep_name = param.ident.to_string();
                     let output = match graph.dependency(finish, index, &dep_name) {
                         Some(dep) => {
                             let dep_path = &finish.steps[dep].path;
                             quote!(<#dep_path as #private::Step>::Output)
                         }
-                        None => quote!(<#path as #private::Param<#param_index>>::Type),
+                        None => quote!(::std::vec::Vec<<#path as #private::Param<#param_index>>::Type>),
                     };
-                    quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+                    each = Some(arg.clone());
+                    args.push(quote_spanned!(span=> #arg));
+                    lets.push(quote! {
+                        let __orchestrator_items = match __orchestrator_ctx.output::<#output>(#dep_name) {
+                            ::core::result::Result::Ok(value) => value,
+                            ::core::result::Result::Err(error) => {
+                                return ::core::result::Result::Err(::core::convert::From::from(error));
+                            }
+                        };
+                    });
+                    continue;
                 }
                 ParamKind::Input => quote!(__orchestrator_ctx.input::<#input_ty>()),
                 ParamKind::Resource => {
@@ -80,20 +103,45 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             });
             args.push(quote_spanned!(span=> #arg));
         }
+        let call = quote!(#path(#(#args),*));
+        let run = match (step.kind, each) {
+            (StepKind::Map(concurrency), Some(item)) => quote! {
+                #krate::patterns::run_map(
+                    ::core::iter::IntoIterator::into_iter(__orchestrator_items),
+                    #concurrency,
+                    |#item| #call,
+                )
+                .await
+            },
+            (StepKind::Composite, _) => quote! {
+                match #call.await {
+                    ::core::result::Result::Ok(value) => {
+                        <#path as #private::Composite>::finish(&__orchestrator_ctx, value).await
+                    }
+                    ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                        ::core::convert::Into::<#krate::BoxError>::into(error),
+                    ),
+                }
+            },
+            _ => quote! {
+                match #call.await {
+                    ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
+                    ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                        ::core::convert::Into::<#krate::BoxError>::into(error),
+                    ),
+                }
+            },
+        };
         quote! {
             let _ = <#path as #private::Step>::configure(__orchestrator_wf.add_step(
                 <#path as #private::Step>::NAME,
                 |__orchestrator_ctx: #krate::StepContext| async move {
                     #(#lets)*
-                    match #path(#(#args),*).await {
-                        ::core::result::Result::Ok(value) => ::core::result::Result::<
-                            <#path as #private::Step>::Output,
-                            #krate::BoxError,
-                        >::Ok(value),
-                        ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                            ::core::convert::Into::<#krate::BoxError>::into(error),
-                        ),
-                    }
+                    let __orchestrator_result: ::core::result::Result<
+                        <#path as #private::Step>::Output,
+                        #krate::BoxError,
+                    > = #run;
+                    __orchestrator_result
                 },
             ));
         }
@@ -185,6 +233,19 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 f.debug_struct(#output_name_str)
                     .field("report", &self.__orchestrator_report)
                     .finish_non_exhaustive()
+            }
+        }
+
+        impl #private::WorkflowType for #name {
+            type Input = #input_ty;
+            type Output = #output_name;
+            fn workflow() -> &'static #krate::Workflow {
+                #name::workflow()
+            }
+            fn from_report(
+                report: #krate::RunReport,
+            ) -> ::core::result::Result<#output_name, #krate::RunError> {
+                #output_name::from_report(report)
             }
         }
 

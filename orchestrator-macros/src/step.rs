@@ -20,6 +20,8 @@ pub(crate) enum ParamKind {
     Input,
     /// A shared resource, looked up by type.
     Resource,
+    /// One item of the list a map step is mapped over.
+    Each,
 }
 
 impl ParamKind {
@@ -28,6 +30,7 @@ impl ParamKind {
             Self::Dependency => "dep",
             Self::Input => "input",
             Self::Resource => "resource",
+            Self::Each => "each",
         }
     }
 }
@@ -57,11 +60,17 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
     check_signature(&func, &mut errors);
     let output = output_type(&func, &mut errors);
-    let depends_on = own_dependencies(&func, &args, &mut errors);
-    let params = params(&mut func, &depends_on, &mut errors);
+    let kind = kind(&args, &mut errors);
+    let mut depends_on = own_dependencies(&func, &args, &mut errors);
+    if let Kind::Map { over, .. } = &kind
+        && !depends_on.iter().any(|d| d.value() == over.value())
+    {
+        depends_on.push(over.clone());
+    }
+    let params = params(&mut func, &depends_on, &kind, &mut errors);
 
     let compile_errors = errors.to_compile_errors();
-    let description = describe(&func, &args, &depends_on, &params, output.as_ref());
+    let description = describe(&func, &args, &kind, &depends_on, &params, output.as_ref());
     quote! {
         #func
         #description
@@ -144,7 +153,16 @@ fn own_dependencies(func: &ItemFn, args: &StepArgs, errors: &mut Errors) -> Vec<
 
 /// Checks and classifies the parameters, removing our `#[input]` and
 /// `#[resource]` markers from the emitted function.
-fn params(func: &mut ItemFn, depends_on: &[LitStr], errors: &mut Errors) -> Vec<Param> {
+fn params(
+    func: &mut ItemFn,
+    depends_on: &[LitStr],
+    kind: &Kind,
+    errors: &mut Errors,
+) -> Vec<Param> {
+    let each = match kind {
+        Kind::Map { over, .. } => Some(over.value()),
+        _ => None,
+    };
     let step = func.sig.ident.unraw().to_string();
     let dep_names: Vec<String> = depends_on.iter().map(LitStr::value).collect();
     let mut params: Vec<Param> = Vec::new();
@@ -204,6 +222,7 @@ fn params(func: &mut ItemFn, depends_on: &[LitStr], errors: &mut Errors) -> Vec<
         let kind = match marker {
             Some(("resource", _)) => ParamKind::Resource,
             Some((_, _)) => ParamKind::Input,
+            None if each.as_deref() == Some(name.as_str()) => ParamKind::Each,
             None if is_dependency => ParamKind::Dependency,
             None => {
                 if let Some(close) = orchestrator_core::graph::closest_name(
@@ -244,7 +263,127 @@ fn params(func: &mut ItemFn, depends_on: &[LitStr], errors: &mut Errors) -> Vec<
             referent,
         });
     }
+    if let Kind::Map { over, .. } = kind
+        && !params.iter().any(|p| p.kind == ParamKind::Each)
+    {
+        errors.at(
+            over,
+            format!(
+                "`map_over = \"{0}\"` runs `{step}` once per item of `{0}`'s output: add a parameter `{0}: &Item` that takes one item",
+                over.value()
+            ),
+        );
+    }
     params
+}
+
+/// What kind of step this is.
+pub(crate) enum Kind {
+    /// Runs the function once; its `T` is the output.
+    Plain,
+    /// Runs the function once for the input of a nested workflow.
+    Workflow(syn::Path),
+    /// A bounded loop over a workflow.
+    Loop {
+        body: syn::Path,
+        max_iterations: u32,
+        until: syn::Path,
+    },
+    /// A gate over a workflow and its check step.
+    Gate {
+        checked: syn::Path,
+        check: LitStr,
+        max_attempts: u32,
+    },
+    /// Runs the function once per item of a dependency's output.
+    Map { over: LitStr, concurrency: u32 },
+}
+
+/// Reads the step's kind from its options, reporting options that do not
+/// go together and loops without a bound.
+fn kind(args: &StepArgs, errors: &mut Errors) -> Kind {
+    let span = |key: &str| args.span_of(key).unwrap_or_else(Span::call_site);
+    let chosen: Vec<&str> = ["workflow", "repeat", "gate", "map_over"]
+        .into_iter()
+        .filter(|key| args.span_of(key).is_some())
+        .collect();
+    if let [first, second, ..] = chosen.as_slice() {
+        errors.at_span(
+            span(second),
+            format!(
+                "`{second}` cannot go with `{first}`: a step is one of a sub-workflow (`workflow = ...`), a loop (`repeat = ...`), a gate (`gate = ...`) or a map (`map_over = ...`)"
+            ),
+        );
+    }
+    let belongs = |errors: &mut Errors, key: &str, owner: &str, example: &str| {
+        if args.span_of(key).is_some() && !chosen.contains(&owner) {
+            errors.at_span(
+                span(key),
+                format!("`{key}` belongs to a {example}; add `{owner} = ...` or remove `{key}`"),
+            );
+        }
+    };
+    belongs(errors, "max_iterations", "repeat", "loop");
+    belongs(errors, "until", "repeat", "loop");
+    belongs(errors, "check", "gate", "gate");
+    belongs(errors, "max_attempts", "gate", "gate");
+    belongs(errors, "concurrency", "map_over", "map");
+
+    match chosen.first().copied() {
+        Some("workflow") => args.workflow.clone().map_or(Kind::Plain, Kind::Workflow),
+        Some("repeat") => {
+            if args.max_iterations.is_none() && args.span_of("max_iterations").is_none() {
+                errors.at_span(
+                    span("repeat"),
+                    "every loop needs a bound: add `max_iterations = N`, the most iterations it may run",
+                );
+            }
+            if args.until.is_none() && args.span_of("until").is_none() {
+                errors.at_span(
+                    span("repeat"),
+                    "a loop needs its condition: add `until = done`, a `fn(&RunReport) -> bool` that says when an iteration is the last",
+                );
+            }
+            match (&args.repeat, args.max_iterations, &args.until) {
+                (Some(body), Some(max_iterations), Some(until)) => Kind::Loop {
+                    body: body.clone(),
+                    max_iterations,
+                    until: until.clone(),
+                },
+                _ => Kind::Plain,
+            }
+        }
+        Some("gate") => {
+            if args.check.is_none() && args.span_of("check").is_none() {
+                errors.at_span(
+                    span("gate"),
+                    "a gate needs its check step: add `check = \"review\"`, the step of the checked workflow that returns a `Verdict`",
+                );
+            }
+            if args.max_attempts.is_none() && args.span_of("max_attempts").is_none() {
+                errors.at_span(
+                    span("gate"),
+                    "every gate needs a bound: add `max_attempts = N`, the most attempts the checked steps get",
+                );
+            }
+            match (&args.gate, &args.check, args.max_attempts) {
+                (Some(checked), Some(check), Some(max_attempts)) => Kind::Gate {
+                    checked: checked.clone(),
+                    check: check.clone(),
+                    max_attempts,
+                },
+                _ => Kind::Plain,
+            }
+        }
+        Some("map_over") => match &args.map_over {
+            Some(over) => Kind::Map {
+                over: over.clone(),
+                concurrency: args.concurrency.unwrap_or(16),
+            },
+            None => Kind::Plain,
+        },
+        _ => Kind::Plain,
+    }
 }
 
 fn quoted_list(names: &[String]) -> String {
@@ -261,6 +400,7 @@ fn quoted_list(names: &[String]) -> String {
 fn describe(
     func: &ItemFn,
     args: &StepArgs,
+    kind: &Kind,
     depends_on: &[LitStr],
     params: &[Param],
     output: Option<&Type>,
@@ -274,10 +414,24 @@ fn describe(
     };
     let ident = &func.sig.ident;
     let name = ident.unraw().to_string();
-    let output = match output {
+    let returned = match output {
         Some(ty) => quote!(#ty),
         None => quote!(()),
     };
+    let private = quote!(#krate::__private);
+    let output = match kind {
+        Kind::Plain => returned.clone(),
+        Kind::Workflow(path) => quote!(<#path as #private::WorkflowType>::Output),
+        Kind::Loop { .. } | Kind::Gate { .. } => quote!(#krate::patterns::Repeated),
+        Kind::Map { .. } => quote!(::std::vec::Vec<#returned>),
+    };
+    let composite = composite(&krate, ident, kind, &returned);
+    let branch_check = (!args.branches.is_empty()).then(|| {
+        let span = output_span(func);
+        quote_spanned! {span=>
+            const _: fn(#returned) -> #krate::Branch = |branch| branch;
+        }
+    });
 
     let mut configure = Vec::new();
     if let Some(attempts) = args.retry {
@@ -302,6 +456,9 @@ fn describe(
         let variant = format_ident!("{}", variant);
         configure.push(quote!(.trigger_rule(#krate::TriggerRule::#variant)));
     }
+    if let Some(condition) = &args.condition {
+        configure.push(quote!(.condition(#condition)));
+    }
 
     let param_impls = params.iter().enumerate().map(|(index, param)| {
         let referent = &param.referent;
@@ -320,7 +477,16 @@ fn describe(
     });
     let macro_name = format_ident!("__orchestrator_step_{}", name);
     let deps = depends_on;
-    let meta = quote!({ #ident [#(#deps)*] [#(#meta_params)*] });
+    let kind_meta = match kind {
+        Kind::Plain => quote!(plain),
+        Kind::Workflow(_) | Kind::Loop { .. } | Kind::Gate { .. } => quote!(composite),
+        Kind::Map { concurrency, .. } => {
+            let concurrency = *concurrency as usize;
+            quote!(map(#concurrency))
+        }
+    };
+    let branches = &args.branches;
+    let meta = quote!({ #ident [#(#deps)*] [#(#meta_params)*] #kind_meta [#(#branches)*] });
 
     let doc = format!(
         "The step `{name}`: implements `Step`, so `workflow!` can use the function `{name}`."
@@ -347,6 +513,9 @@ fn describe(
 
         #(#param_impls)*
 
+        #composite
+        #branch_check
+
         #[doc(hidden)]
         macro_rules! #macro_name {
             ([$($krate:tt)*] $spec:tt [$($done:tt)*] []) => {
@@ -359,5 +528,82 @@ fn describe(
         #[doc(hidden)]
         #[allow(unused_imports)]
         pub(crate) use #macro_name as #ident;
+    }
+}
+
+/// The span of the function's return type (or name), for type checks.
+fn output_span(func: &ItemFn) -> Span {
+    match &func.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => func.sig.ident.span(),
+    }
+}
+
+/// For sub-workflow, loop and gate steps: how the function's value becomes
+/// the step's output, by running the nested workflow.
+fn composite(
+    krate: &TokenStream,
+    ident: &syn::Ident,
+    kind: &Kind,
+    returned: &TokenStream,
+) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let body = match kind {
+        Kind::Plain | Kind::Map { .. } => return TokenStream::new(),
+        Kind::Workflow(path) => quote! {
+            let value: <#path as #private::WorkflowType>::Input = value;
+            let report = ctx
+                .run_workflow(<#path as #private::WorkflowType>::workflow(), value)
+                .await?;
+            ::core::result::Result::Ok(<#path as #private::WorkflowType>::from_report(report)?)
+        },
+        Kind::Loop {
+            body,
+            max_iterations,
+            until,
+        } => quote! {
+            let _: ::core::marker::PhantomData<<#body as #private::WorkflowType>::Input> =
+                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>;
+            #krate::patterns::run_loop(
+                ctx,
+                <#body as #private::WorkflowType>::workflow(),
+                #max_iterations,
+                #until,
+                value,
+            )
+            .await
+        },
+        Kind::Gate {
+            checked,
+            check,
+            max_attempts,
+        } => quote! {
+            let _: ::core::marker::PhantomData<<#checked as #private::WorkflowType>::Input> =
+                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>;
+            #krate::patterns::run_gate(
+                ctx,
+                <#checked as #private::WorkflowType>::workflow(),
+                #check,
+                #max_attempts,
+                value,
+            )
+            .await
+        },
+    };
+    quote! {
+        impl #private::Composite for #ident {
+            type Returned = #returned;
+            fn finish(
+                ctx: &#krate::StepContext,
+                value: #returned,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<
+                    <Self as #private::Step>::Output,
+                    #krate::BoxError,
+                >,
+            > + ::core::marker::Send + '_ {
+                async move { #body }
+            }
+        }
     }
 }

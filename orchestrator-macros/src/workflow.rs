@@ -130,6 +130,20 @@ pub(crate) struct StepMeta {
     pub(crate) ident: Ident,
     pub(crate) deps: Vec<LitStr>,
     pub(crate) params: Vec<ParamMeta>,
+    pub(crate) kind: StepKind,
+    /// The dependents a branch step may choose.
+    pub(crate) branches: Vec<LitStr>,
+}
+
+/// How the generated handler runs a step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepKind {
+    /// Calls the function; its value is the output.
+    Plain,
+    /// Calls the function, then `Composite::finish` with its value.
+    Composite,
+    /// Calls the function once per item, at most this many at once.
+    Map(usize),
 }
 
 /// One parameter's metadata.
@@ -190,6 +204,7 @@ impl Parse for Finish {
                 let kind = match kind.to_string().as_str() {
                     "dep" => ParamKind::Dependency,
                     "input" => ParamKind::Input,
+                    "each" => ParamKind::Each,
                     _ => ParamKind::Resource,
                 };
                 let index: syn::LitInt = param.parse()?;
@@ -202,11 +217,29 @@ impl Parse for Finish {
                     ty: ty.parse()?,
                 });
             }
+            let kind: Ident = meta.parse()?;
+            let kind = match kind.to_string().as_str() {
+                "composite" => StepKind::Composite,
+                "map" => {
+                    let concurrency;
+                    parenthesized!(concurrency in meta);
+                    StepKind::Map(concurrency.parse::<syn::LitInt>()?.base10_parse()?)
+                }
+                _ => StepKind::Plain,
+            };
+            let branches;
+            bracketed!(branches in meta);
+            let mut branch_lits = Vec::new();
+            while !branches.is_empty() {
+                branch_lits.push(branches.parse::<LitStr>()?);
+            }
             steps.push(StepMeta {
                 path,
                 ident,
                 deps: dep_lits,
                 params: param_metas,
+                kind,
+                branches: branch_lits,
             });
         }
         Ok(Self {
