@@ -49,7 +49,7 @@ mod scanning {
     use orchestrator::step;
 
     #[step]
-    pub async fn scan(repo: &Repo) -> Result<ScanReport, ReviewError> {
+    pub(crate) async fn scan(repo: &Repo) -> Result<ScanReport, ReviewError> {
         Ok(ScanReport {
             files: vec![
                 format!("{}/src/lib.rs", repo.name),

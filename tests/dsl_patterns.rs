@@ -167,7 +167,7 @@ async fn draft(attempt: &Iteration<String>) -> Result<String, BoxError> {
 }
 
 #[step(depends_on = "draft")]
-async fn judge(draft: &String) -> Result<Verdict, BoxError> {
+async fn judge(draft: &str) -> Result<Verdict, BoxError> {
     Ok(if draft.contains("cite sources") {
         Verdict::Pass
     } else {
@@ -178,8 +178,8 @@ async fn judge(draft: &String) -> Result<Verdict, BoxError> {
 workflow!(Drafting: draft, judge);
 
 #[step(gate = Drafting, check = "judge", max_attempts = 3)]
-async fn review_gate(topic: &String) -> Result<String, BoxError> {
-    Ok(topic.clone())
+async fn review_gate(topic: &str) -> Result<String, BoxError> {
+    Ok(topic.to_owned())
 }
 
 workflow!(Essay: review_gate);
@@ -207,12 +207,12 @@ async fn files(prefix: &String) -> Result<Vec<String>, BoxError> {
 }
 
 #[step(map_over = "files", concurrency = 2)]
-async fn line_counts(files: &String) -> Result<usize, BoxError> {
+async fn line_counts(files: &str) -> Result<usize, BoxError> {
     Ok(files.len())
 }
 
 #[step(depends_on = "line_counts")]
-async fn total(line_counts: &Vec<usize>) -> Result<usize, BoxError> {
+async fn total(line_counts: &[usize]) -> Result<usize, BoxError> {
     Ok(line_counts.iter().sum())
 }
 

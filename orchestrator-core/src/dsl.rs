@@ -67,6 +67,26 @@ pub trait Param<const I: usize> {
     type Type: ?Sized + Send + Sync + 'static;
 }
 
+/// The owned type behind a parameter's referent: `T` for a sized `T`,
+/// `String` for `str`, `Vec<T>` for `[T]`, so a step may take its input
+/// as `&str` or `&[T]`.
+pub trait Owned {
+    /// The owned type.
+    type Owned: Send + Sync + 'static;
+}
+
+impl<T: Send + Sync + 'static> Owned for T {
+    type Owned = T;
+}
+
+impl Owned for str {
+    type Owned = String;
+}
+
+impl<T: Send + Sync + 'static> Owned for [T] {
+    type Owned = Vec<T>;
+}
+
 /// Why a typed run of a `workflow!` type did not produce its outputs.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -28,6 +28,11 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
     let name_str = name.to_string();
     let output_name = format_ident!("{}Output", name);
     let output_name_str = output_name.to_string();
+    let companion = format_ident!("__orchestrator_workflow_{}", name);
+    let companion_vis = match vis {
+        syn::Visibility::Public(_) => quote!(pub(crate)),
+        other => quote!(#other),
+    };
 
     // The workflow's input: the type of the first parameter that takes it.
     let input_ty = finish
@@ -40,7 +45,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 .find(|p| p.kind == ParamKind::Input)
                 .map(|p| {
                     let index = p.index;
-                    quote!(<#path as #private::Param<#index>>::Type)
+                    quote!(<<#path as #private::Param<#index>>::Type as #private::Owned>::Owned)
                 })
         })
         .unwrap_or_else(|| quote!(()));
@@ -236,7 +241,11 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             }
         }
 
-        impl #private::WorkflowType for #name {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #companion_vis struct #companion;
+
+        impl #private::WorkflowType for #companion {
             type Input = #input_ty;
             type Output = #output_name;
             fn workflow() -> &'static #krate::Workflow {

@@ -421,11 +421,14 @@ fn describe(
     let private = quote!(#krate::__private);
     let output = match kind {
         Kind::Plain => returned.clone(),
-        Kind::Workflow(path) => quote!(<#path as #private::WorkflowType>::Output),
+        Kind::Workflow(path) => {
+            let path = companion(path);
+            quote!(<#path as #private::WorkflowType>::Output)
+        }
         Kind::Loop { .. } | Kind::Gate { .. } => quote!(#krate::patterns::Repeated),
         Kind::Map { .. } => quote!(::std::vec::Vec<#returned>),
     };
-    let composite = composite(&krate, ident, kind, &returned);
+    let composite = composite(&krate, ident, kind, &returned, output_span(func));
     let branch_check = (!args.branches.is_empty()).then(|| {
         let span = output_span(func);
         quote_spanned! {span=>
@@ -539,6 +542,21 @@ fn output_span(func: &ItemFn) -> Span {
     }
 }
 
+/// The hidden companion of a `workflow!` type that implements
+/// `WorkflowType` (at most `pub(crate)`, so it may name crate-private
+/// step types): `a::Child` becomes `a::__orchestrator_workflow_Child`.
+pub(crate) fn companion(path: &syn::Path) -> syn::Path {
+    let mut path = path.clone();
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = format_ident!(
+            "__orchestrator_workflow_{}",
+            last.ident,
+            span = last.ident.span()
+        );
+    }
+    path
+}
+
 /// For sub-workflow, loop and gate steps: how the function's value becomes
 /// the step's output, by running the nested workflow.
 fn composite(
@@ -546,24 +564,36 @@ fn composite(
     ident: &syn::Ident,
     kind: &Kind,
     returned: &TokenStream,
+    returned_span: Span,
 ) -> TokenStream {
     let private = quote!(#krate::__private);
+    // Type checks between the function's value and the nested workflow's
+    // input point at the function's return type.
+    let at = Span::call_site().located_at(returned_span);
     let body = match kind {
         Kind::Plain | Kind::Map { .. } => return TokenStream::new(),
-        Kind::Workflow(path) => quote! {
-            let value: <#path as #private::WorkflowType>::Input = value;
+        Kind::Workflow(path) => {
+            let path = companion(path);
+            let value = quote_spanned!(at=> value);
+            quote! {
+            let value: <#path as #private::WorkflowType>::Input = #value;
             let report = ctx
                 .run_workflow(<#path as #private::WorkflowType>::workflow(), value)
                 .await?;
             ::core::result::Result::Ok(<#path as #private::WorkflowType>::from_report(report)?)
-        },
+            }
+        }
         Kind::Loop {
             body,
             max_iterations,
             until,
-        } => quote! {
-            let _: ::core::marker::PhantomData<<#body as #private::WorkflowType>::Input> =
-                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>;
+        } => {
+            let body = companion(body);
+            let check = quote_spanned! {at=>
+                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>
+            };
+            quote! {
+            let _: ::core::marker::PhantomData<<#body as #private::WorkflowType>::Input> = #check;
             #krate::patterns::run_loop(
                 ctx,
                 <#body as #private::WorkflowType>::workflow(),
@@ -572,14 +602,19 @@ fn composite(
                 value,
             )
             .await
-        },
+            }
+        }
         Kind::Gate {
             checked,
             check,
             max_attempts,
-        } => quote! {
-            let _: ::core::marker::PhantomData<<#checked as #private::WorkflowType>::Input> =
-                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>;
+        } => {
+            let checked = companion(checked);
+            let check_input = quote_spanned! {at=>
+                ::core::marker::PhantomData::<#krate::patterns::Iteration<#returned>>
+            };
+            quote! {
+            let _: ::core::marker::PhantomData<<#checked as #private::WorkflowType>::Input> = #check_input;
             #krate::patterns::run_gate(
                 ctx,
                 <#checked as #private::WorkflowType>::workflow(),
@@ -588,7 +623,8 @@ fn composite(
                 value,
             )
             .await
-        },
+            }
+        }
     };
     quote! {
         impl #private::Composite for #ident {

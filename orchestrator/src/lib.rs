@@ -172,6 +172,6 @@ macro_rules! workflow {
 #[doc(hidden)]
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
-    pub use orchestrator_core::dsl::{Composite, Param, Step, WorkflowType};
+    pub use orchestrator_core::dsl::{Composite, Owned, Param, Step, WorkflowType};
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
