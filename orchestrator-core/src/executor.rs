@@ -74,7 +74,7 @@ pub(crate) struct RunSettings {
 struct StepOutcome {
     step: usize,
     attempts: u32,
-    started_at: SystemTime,
+    start: Instant,
     duration: Duration,
     result: Result<Output, StepFailure>,
 }
@@ -158,10 +158,10 @@ async fn attempt(
 }
 
 /// Runs a step with its retries.
-async fn run_step(shared: Arc<RunShared>, step: usize) -> StepOutcome {
+async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
     let def = &shared.workflow.steps[step];
-    let started_at = SystemTime::now();
     let start = Instant::now();
+    let span = tracing::debug_span!("step", step = %def.name);
     let mut attempts = 0;
     let result = loop {
         attempts += 1;
@@ -169,7 +169,9 @@ async fn run_step(shared: Arc<RunShared>, step: usize) -> StepOutcome {
             step: def.name.clone(),
             attempt: attempts,
         });
-        let result = attempt(&shared, step, attempts).await;
+        let result = attempt(shared, step, attempts)
+            .instrument(span.clone())
+            .await;
         let Err(failure) = &result else { break result };
         let Some(policy) = &def.options.retry else {
             break result;
@@ -192,7 +194,7 @@ async fn run_step(shared: Arc<RunShared>, step: usize) -> StepOutcome {
     StepOutcome {
         step,
         attempts,
-        started_at,
+        start,
         duration: start.elapsed(),
         result,
     }
@@ -259,6 +261,10 @@ struct Driver {
     finished: usize,
     /// Dependents a branch step did not choose, and that branch.
     vetoes: HashMap<usize, usize>,
+    /// When the run started, to turn step start instants into times
+    /// without reading the system clock per step.
+    started_at: SystemTime,
+    start: Instant,
 }
 
 impl Driver {
@@ -413,7 +419,8 @@ impl Driver {
         let def = &shared.workflow.steps[outcome.step];
         let record = &mut self.records[outcome.step];
         record.attempts = outcome.attempts;
-        record.started_at = Some(outcome.started_at);
+        record.started_at =
+            Some(self.started_at + outcome.start.saturating_duration_since(self.start));
         record.duration = Some(outcome.duration);
         let result = match outcome.result {
             Ok(output) if def.is_branch => {
@@ -460,48 +467,96 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         ready: VecDeque::new(),
         finished: 0,
         vetoes: HashMap::new(),
+        started_at,
+        start,
     };
     driver.start();
 
-    let outcome = async {
-        let mut in_flight = FuturesUnordered::new();
-        let mut cancelled = pin!(shared.cancel.cancelled());
-        let mut deadline = pin!(async {
-            match settings.timeout {
-                Some(limit) => tokio::time::sleep(limit).await,
-                None => std::future::pending().await,
-            }
-        });
-        let limit = settings.max_concurrency.max(1);
+    let limit = settings.max_concurrency.max(1);
+    let fail_fast = |driver: &Driver, step: usize| {
+        settings.fail_fast
+            && driver.records[step]
+                .status
+                .is_some_and(StepStatus::is_failure)
+    };
+    let stop = |step: usize| {
+        let step = workflow.steps[step].name.to_string();
+        (RunOutcome::FailedFast, Some(SkipReason::FailFast { step }))
+    };
+    // Step futures are polled once when they start; most trivial steps
+    // finish then and never reach `in_flight`. The rest are polled by the
+    // `FuturesUnordered`, only when woken.
+    let mut in_flight = FuturesUnordered::new();
+    let mut cancelled = pin!(shared.cancel.cancelled());
+    let mut deadline = pin!(async {
+        match settings.timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    });
+    let outcome = std::future::poll_fn(|cx| {
+        let _entered = span.enter();
+        // Steps finished in this poll, before yielding to other tasks.
+        let mut budget = 1024u32;
         loop {
-            while in_flight.len() < limit {
+            if shared.cancel.is_cancelled() {
+                return Poll::Ready((RunOutcome::Cancelled, Some(SkipReason::RunCancelled)));
+            }
+            while in_flight.len() < limit && budget > 0 {
                 let Some(step) = driver.ready.pop_front() else {
                     break;
                 };
-                let span = tracing::debug_span!("step", step = %workflow.steps[step].name);
-                in_flight.push(run_step(Arc::clone(&shared), step).instrument(span));
-            }
-            if in_flight.is_empty() {
-                return (RunOutcome::Completed, None);
-            }
-            let outcome = tokio::select! {
-                biased;
-                () = &mut cancelled => return (RunOutcome::Cancelled, Some(SkipReason::RunCancelled)),
-                () = &mut deadline => {
-                    let limit = settings.timeout.unwrap_or_default();
-                    return (RunOutcome::TimedOut, Some(SkipReason::RunTimedOut(limit)));
+                budget -= 1;
+                let mut fut = Box::pin(run_step(&shared, step));
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(outcome) => {
+                        driver.record_outcome(outcome);
+                        if fail_fast(&driver, step) {
+                            return Poll::Ready(stop(step));
+                        }
+                    }
+                    Poll::Pending => in_flight.push(fut),
                 }
-                Some(outcome) = in_flight.next() => outcome,
-            };
-            let step = outcome.step;
-            if driver.record_outcome(outcome) && settings.fail_fast {
-                let step = workflow.steps[step].name.to_string();
-                return (RunOutcome::FailedFast, Some(SkipReason::FailFast { step }));
+            }
+            if budget == 0 {
+                // Let other tasks run; come back at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            match in_flight.poll_next_unpin(cx) {
+                Poll::Ready(Some(outcome)) => {
+                    budget = budget.saturating_sub(1);
+                    let step = outcome.step;
+                    driver.record_outcome(outcome);
+                    if fail_fast(&driver, step) {
+                        return Poll::Ready(stop(step));
+                    }
+                }
+                Poll::Ready(None) if driver.ready.is_empty() => {
+                    return Poll::Ready((RunOutcome::Completed, None));
+                }
+                Poll::Ready(None) => {}
+                Poll::Pending => {
+                    if cancelled.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready((
+                            RunOutcome::Cancelled,
+                            Some(SkipReason::RunCancelled),
+                        ));
+                    }
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        let limit = settings.timeout.unwrap_or_default();
+                        return Poll::Ready((
+                            RunOutcome::TimedOut,
+                            Some(SkipReason::RunTimedOut(limit)),
+                        ));
+                    }
+                    return Poll::Pending;
+                }
             }
         }
-    }
-    .instrument(span.clone())
+    })
     .await;
+    drop(in_flight);
 
     let (outcome, stop_reason) = outcome;
     if let Some(reason) = stop_reason {
