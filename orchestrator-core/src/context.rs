@@ -216,13 +216,21 @@ impl StepContext {
     }
 
     fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {
-        self.shared
-            .plan
-            .index
-            .get(step)
-            .copied()
-            .filter(|d| self.shared.plan.deps[self.step].binary_search(d).is_ok())
-            .ok_or_else(|| ContextError::NotADependency {
+        let deps = &self.shared.plan.deps[self.step];
+        // Few dependencies: compare names; many: the plan's name index.
+        let found = if deps.len() <= 16 {
+            deps.iter()
+                .copied()
+                .find(|&d| &*self.shared.workflow.steps[d].name == step)
+        } else {
+            self.shared
+                .plan
+                .index
+                .get(step)
+                .copied()
+                .filter(|d| deps.binary_search(d).is_ok())
+        };
+        found.ok_or_else(|| ContextError::NotADependency {
                 step: self.step_name().to_owned(),
                 requested: step.to_owned(),
             })

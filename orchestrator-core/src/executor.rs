@@ -265,6 +265,8 @@ struct Driver {
     /// without reading the system clock per step.
     started_at: SystemTime,
     start: Instant,
+    /// A reusable work list for `settle`.
+    scratch: Vec<usize>,
 }
 
 impl Driver {
@@ -282,9 +284,13 @@ impl Driver {
     /// dependent whose dependencies are now all final, transitively.
     fn settle(&mut self, step: usize) {
         self.finished += 1;
-        self.cascade(vec![step]);
+        let mut settled = std::mem::take(&mut self.scratch);
+        settled.push(step);
+        self.cascade(settled);
     }
 
+    /// Settles the dependents of every step in `settled` (consumed as a
+    /// work list, then kept for reuse so settling allocates nothing).
     fn cascade(&mut self, mut settled: Vec<usize>) {
         let shared = Arc::clone(&self.shared);
         let plan = &shared.plan;
@@ -305,6 +311,7 @@ impl Driver {
                 }
             }
         }
+        self.scratch = settled;
     }
 
     /// A step whose trigger rule holds: it runs, unless a branch did not
@@ -469,6 +476,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         vetoes: HashMap::new(),
         started_at,
         start,
+        scratch: Vec::new(),
     };
     driver.start();
 
