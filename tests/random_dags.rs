@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use orchestrator::{BoxError, StepContext, WorkflowEngine};
+use orchestrator::{BoxError, StepContext, StepStatus, WorkflowEngine};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 /// A random DAG: `deps[i]` are indices below `i`; `sleep_ms[i]` its duration.
 #[derive(Debug, Clone)]
@@ -95,5 +96,60 @@ proptest! {
             prop_assert_eq!(report.output::<u64>(&format!("s{i}")), Some(&expected[i]));
         }
         prop_assert_eq!(elapsed, Duration::from_millis(critical_path_ms(&dag)));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Failures never hang a run: every step ends in a final state, a step
+    /// runs only when all its dependencies succeeded, and a step is skipped
+    /// exactly when one of them did not.
+    #[test]
+    fn failures_skip_exactly_the_dependents_and_never_hang(
+        dag in dag(),
+        failing in proptest::collection::vec(proptest::bool::weighted(0.2), 40),
+    ) {
+        let n = dag.deps.len();
+        let engine = WorkflowEngine::new();
+        let mut wf = engine.create_workflow("random_failures");
+        for i in 0..n {
+            let fails = failing[i];
+            let sleep = Duration::from_millis(dag.sleep_ms[i]);
+            wf.add_step(format!("s{i}"), move |_ctx: StepContext| async move {
+                tokio::time::sleep(sleep).await;
+                if fails {
+                    Err::<(), BoxError>("planned failure".into())
+                } else {
+                    Ok(())
+                }
+            })
+            .depends_on(dag.deps[i].iter().map(|d| format!("s{d}")));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()?;
+        let report = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(3600), engine.execute(&wf)).await
+        });
+        let report = report.map_err(|_| TestCaseError::fail("the run hung"))??;
+
+        // The model: a step runs iff all its dependencies succeeded.
+        let mut succeeded = vec![false; n];
+        let mut any_failed = false;
+        for i in 0..n {
+            let runs = dag.deps[i].iter().all(|&d| succeeded[d]);
+            let status = report.status(&format!("s{i}"));
+            let expected = match (runs, failing[i]) {
+                (false, _) => StepStatus::Skipped,
+                (true, true) => StepStatus::Failed,
+                (true, false) => StepStatus::Succeeded,
+            };
+            prop_assert_eq!(status, Some(expected), "step s{}", i);
+            succeeded[i] = expected == StepStatus::Succeeded;
+            any_failed |= expected == StepStatus::Failed;
+        }
+        prop_assert_eq!(report.is_success(), !any_failed);
     }
 }

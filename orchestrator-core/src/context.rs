@@ -231,9 +231,9 @@ impl StepContext {
                 .filter(|d| deps.binary_search(d).is_ok())
         };
         found.ok_or_else(|| ContextError::NotADependency {
-                step: self.step_name().to_owned(),
-                requested: step.to_owned(),
-            })
+            step: self.step_name().to_owned(),
+            requested: step.to_owned(),
+        })
     }
 }
 
