@@ -113,8 +113,7 @@ proptest! {
         let n = dag.deps.len();
         let engine = WorkflowEngine::new();
         let mut wf = engine.create_workflow("random_failures");
-        for i in 0..n {
-            let fails = failing[i];
+        for (i, &fails) in failing.iter().enumerate().take(n) {
             let sleep = Duration::from_millis(dag.sleep_ms[i]);
             wf.add_step(format!("s{i}"), move |_ctx: StepContext| async move {
                 tokio::time::sleep(sleep).await;
