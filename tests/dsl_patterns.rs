@@ -227,3 +227,48 @@ async fn a_dsl_map_runs_once_per_item_in_order_and_fans_in() {
     assert_eq!(*out.line_counts, vec![8; 5]);
     assert_eq!(*out.total, 40);
 }
+
+#[step]
+async fn divisors() -> Result<Vec<u32>, BoxError> {
+    Ok(vec![4, 0, 3])
+}
+
+#[step(map_over = "divisors", collect_errors)]
+async fn quotients(divisors: &u32) -> Result<u32, BoxError> {
+    12u32
+        .checked_div(*divisors)
+        .ok_or_else(|| BoxError::from("division by zero"))
+}
+
+#[step(map_over = "divisors")]
+async fn strict_quotients(divisors: &u32) -> Result<u32, BoxError> {
+    12u32
+        .checked_div(*divisors)
+        .ok_or_else(|| BoxError::from("division by zero"))
+}
+
+workflow!(Dividing: divisors, quotients, strict_quotients);
+
+#[tokio::test]
+async fn a_dsl_map_collects_failed_items_or_fails_as_the_user_chooses() {
+    let engine = WorkflowEngine::new();
+    let report = Dividing::execute(&engine, ()).await.expect("valid");
+    let collected = report
+        .output::<Vec<Result<u32, orchestrator::StepFailure>>>("quotients")
+        .expect("collect_errors keeps going");
+    let shown: Vec<String> = collected
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .map_or_else(ToString::to_string, ToString::to_string)
+        })
+        .collect();
+    assert_eq!(shown, ["3", "division by zero", "4"]);
+    assert_eq!(
+        report
+            .step("strict_quotients")
+            .and_then(|s| s.error_message())
+            .as_deref(),
+        Some("item 1 failed: division by zero")
+    );
+}

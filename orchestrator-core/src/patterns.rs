@@ -364,6 +364,32 @@ where
     Ok(out)
 }
 
+/// Like [`run_map`], but a failed (or panicking) item is collected as an
+/// error in its place instead of failing the whole. What
+/// [`Workflow::add_map_collecting`] and the DSL's
+/// `#[step(map_over = ..., collect_errors)]` run.
+pub async fn run_map_collecting<T, U, E, Fut>(
+    items: impl IntoIterator<Item = T>,
+    concurrency: usize,
+    item: impl Fn(T) -> Fut,
+) -> Vec<Result<U, StepFailure>>
+where
+    Fut: Future<Output = Result<U, E>>,
+    E: Into<BoxError>,
+{
+    let mut out = Vec::new();
+    let collected: Result<(), std::convert::Infallible> =
+        map_each(items, concurrency, item, |result| {
+            out.push(result);
+            Ok(())
+        })
+        .await;
+    match collected {
+        Ok(()) => out,
+        Err(never) => match never {},
+    }
+}
+
 /// Runs `item` over `items`, at most `concurrency` at a time, handing each
 /// result to `each` in the list's order; stops at the first `Err` of
 /// `each`. A plain loop over `FuturesOrdered` (no closures over the
@@ -537,21 +563,9 @@ impl Workflow {
             async move {
                 let items = (map.items)(&ctx)?;
                 let item = Arc::clone(&map.item);
-                let mut out = Vec::new();
-                let collected: Result<(), std::convert::Infallible> = map_each(
-                    items,
-                    map.concurrency,
-                    move |value| item(value),
-                    |result| {
-                        out.push(result);
-                        Ok(())
-                    },
+                Ok::<_, BoxError>(
+                    run_map_collecting(items, map.concurrency, move |value| item(value)).await,
                 )
-                .await;
-                match collected {
-                    Ok(()) => Ok::<_, BoxError>(out),
-                    Err(never) => match never {},
-                }
             }
         })
     }

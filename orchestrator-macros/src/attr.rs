@@ -28,6 +28,7 @@ pub(crate) const KEYS: &[&str] = &[
     "max_attempts",
     "map_over",
     "concurrency",
+    "collect_errors",
     "crate",
 ];
 
@@ -87,6 +88,7 @@ pub(crate) struct StepArgs {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) map_over: Option<LitStr>,
     pub(crate) concurrency: Option<u32>,
+    pub(crate) collect_errors: bool,
     pub(crate) krate: Option<syn::Path>,
     /// Where each option was written, for errors about combinations.
     pub(crate) spans: Vec<(String, Span)>,
@@ -149,7 +151,8 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> StepArgs {
             "backoff" => parsed.backoff = parse_duration(&meta, "backoff", errors),
             "max_backoff" => parsed.max_backoff = parse_duration(&meta, "max_backoff", errors),
             "timeout" => parsed.timeout = parse_duration(&meta, "timeout", errors),
-            "own_task" => parsed.own_task = parse_flag(&meta, errors),
+            "own_task" => parsed.own_task = parse_flag(&meta, "own_task", errors),
+            "collect_errors" => parsed.collect_errors = parse_flag(&meta, "collect_errors", errors),
             "trigger_rule" => parsed.trigger_rule = parse_trigger_rule(&meta, errors),
             "condition" => {
                 parsed.condition = parse_path(&meta, "condition", "condition = has_changes", errors)
@@ -390,7 +393,7 @@ fn parse_duration(meta: &Meta, key: &str, errors: &mut Errors) -> Option<u64> {
     }
 }
 
-fn parse_flag(meta: &Meta, errors: &mut Errors) -> bool {
+fn parse_flag(meta: &Meta, key: &str, errors: &mut Errors) -> bool {
     match meta {
         Meta::Path(_) => true,
         Meta::NameValue(nv) => match &nv.value {
@@ -400,13 +403,13 @@ fn parse_flag(meta: &Meta, errors: &mut Errors) -> bool {
             other => {
                 errors.at(
                     other,
-                    "`own_task` takes no value (or `true`/`false`): write `own_task`",
+                    format!("`{key}` takes no value (or `true`/`false`): write `{key}`"),
                 );
                 false
             }
         },
         Meta::List(list) => {
-            errors.at(list, "`own_task` takes no arguments: write `own_task`");
+            errors.at(list, format!("`{key}` takes no arguments: write `{key}`"));
             false
         }
     }

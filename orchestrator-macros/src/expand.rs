@@ -110,13 +110,23 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         }
         let call = quote!(#path(#(#args),*));
         let run = match (step.kind, each) {
-            (StepKind::Map(concurrency), Some(item)) => quote! {
+            (StepKind::Map(concurrency, false), Some(item)) => quote! {
                 #krate::patterns::run_map(
                     ::core::iter::IntoIterator::into_iter(__orchestrator_items),
                     #concurrency,
                     |#item| #call,
                 )
                 .await
+            },
+            (StepKind::Map(concurrency, true), Some(item)) => quote! {
+                ::core::result::Result::Ok(
+                    #krate::patterns::run_map_collecting(
+                        ::core::iter::IntoIterator::into_iter(__orchestrator_items),
+                        #concurrency,
+                        |#item| #call,
+                    )
+                    .await,
+                )
             },
             (StepKind::Composite, _) => quote! {
                 match #call.await {

@@ -296,7 +296,11 @@ pub(crate) enum Kind {
         max_attempts: u32,
     },
     /// Runs the function once per item of a dependency's output.
-    Map { over: LitStr, concurrency: u32 },
+    Map {
+        over: LitStr,
+        concurrency: u32,
+        collect_errors: bool,
+    },
 }
 
 /// Reads the step's kind from its options, reporting options that do not
@@ -328,6 +332,7 @@ fn kind(args: &StepArgs, errors: &mut Errors) -> Kind {
     belongs(errors, "check", "gate", "gate");
     belongs(errors, "max_attempts", "gate", "gate");
     belongs(errors, "concurrency", "map_over", "map");
+    belongs(errors, "collect_errors", "map_over", "map");
 
     match chosen.first().copied() {
         Some("workflow") => args.workflow.clone().map_or(Kind::Plain, Kind::Workflow),
@@ -379,6 +384,7 @@ fn kind(args: &StepArgs, errors: &mut Errors) -> Kind {
             Some(over) => Kind::Map {
                 over: over.clone(),
                 concurrency: args.concurrency.unwrap_or(16),
+                collect_errors: args.collect_errors,
             },
             None => Kind::Plain,
         },
@@ -426,7 +432,14 @@ fn describe(
             quote!(<#path as #private::WorkflowType>::Output)
         }
         Kind::Loop { .. } | Kind::Gate { .. } => quote!(#krate::patterns::Repeated),
-        Kind::Map { .. } => quote!(::std::vec::Vec<#returned>),
+        Kind::Map {
+            collect_errors: false,
+            ..
+        } => quote!(::std::vec::Vec<#returned>),
+        Kind::Map {
+            collect_errors: true,
+            ..
+        } => quote!(::std::vec::Vec<::core::result::Result<#returned, #krate::StepFailure>>),
     };
     let composite = composite(&krate, ident, kind, &returned, output_span(func));
     let branch_check = (!args.branches.is_empty()).then(|| {
@@ -483,9 +496,17 @@ fn describe(
     let kind_meta = match kind {
         Kind::Plain => quote!(plain),
         Kind::Workflow(_) | Kind::Loop { .. } | Kind::Gate { .. } => quote!(composite),
-        Kind::Map { concurrency, .. } => {
+        Kind::Map {
+            concurrency,
+            collect_errors,
+            ..
+        } => {
             let concurrency = *concurrency as usize;
-            quote!(map(#concurrency))
+            if *collect_errors {
+                quote!(map_collect(#concurrency))
+            } else {
+                quote!(map(#concurrency))
+            }
         }
     };
     let branches = &args.branches;

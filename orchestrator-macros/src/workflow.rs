@@ -142,8 +142,9 @@ pub(crate) enum StepKind {
     Plain,
     /// Calls the function, then `Composite::finish` with its value.
     Composite,
-    /// Calls the function once per item, at most this many at once.
-    Map(usize),
+    /// Calls the function once per item, at most this many at once; with
+    /// `true`, failed items are collected.
+    Map(usize, bool),
 }
 
 /// One parameter's metadata.
@@ -220,10 +221,13 @@ impl Parse for Finish {
             let kind: Ident = meta.parse()?;
             let kind = match kind.to_string().as_str() {
                 "composite" => StepKind::Composite,
-                "map" => {
+                kind @ ("map" | "map_collect") => {
                     let concurrency;
                     parenthesized!(concurrency in meta);
-                    StepKind::Map(concurrency.parse::<syn::LitInt>()?.base10_parse()?)
+                    StepKind::Map(
+                        concurrency.parse::<syn::LitInt>()?.base10_parse()?,
+                        kind == "map_collect",
+                    )
                 }
                 _ => StepKind::Plain,
             };
