@@ -73,11 +73,22 @@ pub use orchestrator_core::*;
 /// - a parameter marked `#[resource]` receives the shared resource of its
 ///   type (see [`EngineBuilder::resource`]).
 ///
-/// Options: `depends_on = "a"` or `["a", "b"]`; `retry = N` (attempts in
-/// all) with optional `backoff = "100ms"` and `max_backoff = "10s"`;
-/// `timeout = "30s"`; `own_task` (run on its own tokio task);
-/// `trigger_rule = "all_done"` (see [`TriggerRule`]); `crate = "path"` when
-/// the `orchestrator` crate is reached under another path.
+/// Options:
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `depends_on = "a"` or `["a", "b"]` | the steps this one waits for |
+/// | `retry = N`, `backoff = "100ms"`, `max_backoff = "10s"` | attempts in all, and the delays between them ([`RetryPolicy`]) |
+/// | `timeout = "30s"` | a limit per attempt; the step is then `TimedOut` |
+/// | `own_task` | run on its own tokio task (CPU-heavy steps) |
+/// | `trigger_rule = "all_done"` | when the step runs after its dependencies ([`TriggerRule`]) |
+/// | `condition = path` | a `fn(&StepContext) -> bool`; false skips the step |
+/// | `branches = ["a", "b"]` | the step returns a [`Branch`] among these dependents (checked at compile time) |
+/// | `workflow = Child` | the function returns `Child`'s input; the output is `ChildOutput` |
+/// | `repeat = Body, max_iterations = N, until = path` | a bounded loop over `Body` (the function returns its input; the output is a [`patterns::Repeated`]) |
+/// | `gate = Checked, check = "review", max_attempts = N` | a gate over `Checked`, judged by its step `review` |
+/// | `map_over = "list", concurrency = N, collect_errors` | run once per item of `list`'s output; the parameter `list` takes one item |
+/// | `crate = "path"` | where the `orchestrator` crate is, if not `::orchestrator` (renames in `Cargo.toml` are found alone) |
 ///
 /// # What it expands to
 ///
