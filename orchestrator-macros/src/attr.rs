@@ -146,7 +146,14 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> StepArgs {
         }
         seen.push((key.clone(), path.span()));
         match key.as_str() {
-            "depends_on" => parsed.depends_on = parse_depends_on(&meta, errors),
+            "depends_on" => {
+                parsed.depends_on = parse_names(
+                    &meta,
+                    "depends_on",
+                    "depends_on = \"scan\"` or `depends_on = [\"scan\", \"lint\"]",
+                    errors,
+                )
+            }
             "retry" => parsed.retry = parse_retry(&meta, errors),
             "backoff" => parsed.backoff = parse_duration(&meta, "backoff", errors),
             "max_backoff" => parsed.max_backoff = parse_duration(&meta, "max_backoff", errors),
@@ -246,23 +253,31 @@ fn parse_names(meta: &Meta, key: &str, example: &str, errors: &mut Errors) -> Ve
     };
     let mut names: Vec<LitStr> = Vec::new();
     for item in items {
-        match item {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(lit), ..
-            }) if syn::parse_str::<syn::Ident>(&lit.value()).is_ok() => {
-                if names.iter().any(|n| n.value() == lit.value()) {
-                    errors.at(
-                        lit,
-                        format!("`{}` is listed twice in `{key}`; remove one", lit.value()),
-                    );
-                } else {
-                    names.push(lit.clone());
-                }
-            }
-            other => errors.at(
-                other,
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) = item
+        else {
+            errors.at(
+                item,
                 format!("`{key}` takes step names as strings: write `{example}`"),
-            ),
+            );
+            continue;
+        };
+        let name = lit.value();
+        if syn::parse_str::<syn::Ident>(&name).is_err() {
+            errors.at(
+                lit,
+                format!(
+                    "`{name}` is not a step name; a step is named after its function, like `scan`"
+                ),
+            );
+        } else if names.iter().any(|n| n.value() == name) {
+            errors.at(
+                lit,
+                format!("`{name}` is listed twice in `{key}`; remove one"),
+            );
+        } else {
+            names.push(lit.clone());
         }
     }
     names
@@ -301,47 +316,6 @@ fn value<'a>(meta: &'a Meta, key: &str, example: &str, errors: &mut Errors) -> O
             None
         }
     }
-}
-
-fn parse_depends_on(meta: &Meta, errors: &mut Errors) -> Vec<LitStr> {
-    const EXAMPLE: &str = "depends_on = \"scan\"` or `depends_on = [\"scan\", \"lint\"]";
-    let Some(value) = value(meta, "depends_on", EXAMPLE, errors) else {
-        return Vec::new();
-    };
-    let items: Vec<&Expr> = match value {
-        Expr::Array(array) => array.elems.iter().collect(),
-        other => vec![other],
-    };
-    let mut names: Vec<LitStr> = Vec::new();
-    for item in items {
-        match item {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(lit), ..
-            }) => {
-                let name = lit.value();
-                if syn::parse_str::<syn::Ident>(&name).is_err() {
-                    errors.at(
-                        lit,
-                        format!(
-                            "`{name}` is not a step name; a step is named after its function, like `scan`"
-                        ),
-                    );
-                } else if names.iter().any(|n| n.value() == name) {
-                    errors.at(
-                        lit,
-                        format!("`{name}` is listed twice in `depends_on`; remove one"),
-                    );
-                } else {
-                    names.push(lit.clone());
-                }
-            }
-            other => errors.at(
-                other,
-                format!("`depends_on` takes step names as strings: write `{EXAMPLE}`"),
-            ),
-        }
-    }
-    names
 }
 
 fn parse_retry(meta: &Meta, errors: &mut Errors) -> Option<u32> {
