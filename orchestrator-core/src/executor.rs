@@ -26,6 +26,7 @@ use tracing::Instrument as _;
 use crate::branch::Branch;
 use crate::context::{Resources, StepContext};
 use crate::engine::WorkflowEngine;
+use crate::error::BoxError;
 use crate::events::{Event, EventKind};
 use crate::report::{
     Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus,
@@ -71,7 +72,7 @@ pub(crate) struct RunSettings {
 }
 
 /// How one step ended, sent from its future to the driver.
-struct StepOutcome {
+pub(crate) struct StepOutcome {
     step: usize,
     attempts: u32,
     start: Instant,
@@ -118,8 +119,9 @@ impl<T> Future for AbortOnDrop<T> {
     }
 }
 
-/// Runs one attempt of a step, turning panics into failures.
-async fn attempt(
+/// One attempt of a step of the runtime API: the boxed handler, inline or
+/// on its own task, with panics turned into failures.
+async fn dynamic_attempt(
     shared: &Arc<RunShared>,
     step: usize,
     attempt: u32,
@@ -131,34 +133,50 @@ async fn attempt(
         attempt,
     };
     let fut = def.handler.call(ctx);
-    let run = async move {
-        if def.options.own_task {
-            match AbortOnDrop(tokio::spawn(fut)).await {
-                Ok(result) => result.map_err(StepFailure::from_error),
-                Err(error) if error.is_panic() => {
-                    Err(StepFailure::from_panic(&*error.into_panic()))
-                }
-                Err(_) => Err(StepFailure::Panic(String::from(
-                    "the step's task was cancelled by the runtime",
-                ))),
-            }
-        } else {
-            match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(result) => result.map_err(StepFailure::from_error),
-                Err(payload) => Err(StepFailure::from_panic(&*payload)),
-            }
+    if def.options.own_task {
+        match AbortOnDrop(tokio::spawn(fut)).await {
+            Ok(result) => result.map_err(StepFailure::from_error),
+            Err(error) if error.is_panic() => Err(StepFailure::from_panic(&*error.into_panic())),
+            Err(_) => Err(StepFailure::Panic(String::from(
+                "the step's task was cancelled by the runtime",
+            ))),
         }
-    };
-    match def.options.timeout {
-        None => run.await,
-        Some(limit) => tokio::time::timeout(limit, run)
-            .await
-            .unwrap_or(Err(StepFailure::TimedOut(limit))),
+    } else {
+        guarded(fut).await
     }
 }
 
-/// Runs a step with its retries.
+/// Awaits a step's future, turning an error or a panic into a failure.
+pub(crate) async fn guarded<T, E: Into<BoxError>>(
+    fut: impl Future<Output = Result<T, E>>,
+) -> Result<T, StepFailure> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(StepFailure::from_error(error)),
+        Err(payload) => Err(StepFailure::from_panic(&*payload)),
+    }
+}
+
+/// Runs a step of the runtime API with its retries.
 async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
+    run_step_with(shared, step, |attempt| {
+        dynamic_attempt(shared, step, attempt)
+    })
+    .await
+}
+
+/// Runs a step with its timeout and retries; `attempt(n)` makes attempt
+/// `n`'s future. Shared by the runtime API and the code `workflow!`
+/// generates, so both report, retry and publish events alike.
+pub(crate) async fn run_step_with<F, Fut>(
+    shared: &RunShared,
+    step: usize,
+    mut attempt: F,
+) -> StepOutcome
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<Output, StepFailure>>,
+{
     let def = &shared.workflow.steps[step];
     let start = Instant::now();
     let span = tracing::debug_span!("step", step = %def.name);
@@ -169,9 +187,13 @@ async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
             step: def.name.clone(),
             attempt: attempts,
         });
-        let result = attempt(shared, step, attempts)
-            .instrument(span.clone())
-            .await;
+        let run = attempt(attempts).instrument(span.clone());
+        let result = match def.options.timeout {
+            None => run.await,
+            Some(limit) => tokio::time::timeout(limit, run)
+                .await
+                .unwrap_or(Err(StepFailure::TimedOut(limit))),
+        };
         let Err(failure) = &result else { break result };
         let Some(policy) = &def.options.retry else {
             break result;
@@ -457,70 +479,197 @@ impl Driver {
     }
 }
 
-/// Drives a run to its end and builds the report.
+/// How a run stopped early, and the reason given to the steps it cancels.
+pub(crate) type Stop = (RunOutcome, SkipReason);
+
+/// The bookkeeping of one run, whatever polls its steps: records, the
+/// ready queue, events, and the report at the end.
+pub(crate) struct RunCore {
+    pub(crate) shared: Arc<RunShared>,
+    driver: Driver,
+    pub(crate) settings: RunSettings,
+    pub(crate) span: tracing::Span,
+}
+
+impl RunCore {
+    /// Starts a run: announces it and decides the roots.
+    pub(crate) fn new(shared: Arc<RunShared>, settings: RunSettings) -> Self {
+        let workflow = &shared.workflow;
+        let n = workflow.steps.len();
+        let span =
+            tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
+        shared.emit(|| EventKind::RunStarted { steps: n });
+        let mut driver = Driver {
+            shared: Arc::clone(&shared),
+            records: vec![Record::NEW; n],
+            remaining: shared.plan.deps.iter().map(Vec::len).collect(),
+            ready: VecDeque::new(),
+            finished: 0,
+            vetoes: HashMap::new(),
+            started_at: SystemTime::now(),
+            start: Instant::now(),
+            scratch: Vec::new(),
+        };
+        driver.start();
+        Self {
+            shared,
+            driver,
+            settings,
+            span,
+        }
+    }
+
+    /// The next step to start, if any is ready.
+    pub(crate) fn next_ready(&mut self) -> Option<usize> {
+        self.driver.ready.pop_front()
+    }
+
+    /// Whether a step is ready to start.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.driver.ready.is_empty()
+    }
+
+    /// Records how a step ended; `Some` when fail-fast stops the run.
+    pub(crate) fn record(&mut self, outcome: StepOutcome) -> Option<Stop> {
+        let step = outcome.step;
+        self.driver.record_outcome(outcome);
+        let failed = self.driver.records[step]
+            .status
+            .is_some_and(StepStatus::is_failure);
+        (self.settings.fail_fast && failed).then(|| {
+            let step = self.shared.workflow.steps[step].name.to_string();
+            (RunOutcome::FailedFast, SkipReason::FailFast { step })
+        })
+    }
+
+    /// Cancellation through the run's token, if it happened.
+    pub(crate) fn cancelled(&self) -> Option<Stop> {
+        self.shared
+            .cancel
+            .is_cancelled()
+            .then_some((RunOutcome::Cancelled, SkipReason::RunCancelled))
+    }
+
+    /// The stop for a run timeout.
+    pub(crate) fn timed_out(&self) -> Stop {
+        let limit = self.settings.timeout.unwrap_or_default();
+        (RunOutcome::TimedOut, SkipReason::RunTimedOut(limit))
+    }
+
+    /// Ends the run (cancelling what did not finish when it stopped early)
+    /// and builds its report.
+    pub(crate) fn finish(self, stop: Option<Stop>) -> RunReport {
+        let Self {
+            shared,
+            mut driver,
+            span,
+            ..
+        } = self;
+        let workflow = &shared.workflow;
+        let n = workflow.steps.len();
+        let outcome = match stop {
+            None => RunOutcome::Completed,
+            Some((outcome, reason)) => {
+                // Steps still running were dropped by the caller; tell steps
+                // that watch the token, too.
+                shared.cancel.cancel();
+                for (step, record) in driver.records.iter_mut().enumerate() {
+                    if record.status.is_none() {
+                        record.status = Some(StepStatus::Cancelled);
+                        record.reason = Some(reason.clone());
+                        shared.emit(|| EventKind::StepCancelled {
+                            step: workflow.steps[step].name.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                outcome
+            }
+        };
+        debug_assert!(
+            outcome != RunOutcome::Completed || driver.finished == n,
+            "a completed run settles every step"
+        );
+
+        let mut nested: Vec<Vec<RunReport>> = vec![Vec::new(); n];
+        let finished_nested = match shared.nested.lock() {
+            Ok(mut list) => std::mem::take(&mut *list),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for (step, report) in finished_nested {
+            nested[step].push(report);
+        }
+        let (started_at, start) = (driver.started_at, driver.start);
+        let steps = driver
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(step, record)| StepReport {
+                name: workflow.steps[step].name.clone(),
+                status: record.status.unwrap_or(StepStatus::Cancelled),
+                output: shared.outputs[step].get().cloned(),
+                output_type: workflow.steps[step].output_type,
+                failure: record.failure,
+                reason: record.reason,
+                attempts: record.attempts,
+                started_at: record.started_at,
+                duration: record.duration,
+                nested: std::mem::take(&mut nested[step]),
+            })
+            .collect();
+        let report = RunReport {
+            workflow: workflow.name.clone(),
+            run_id: shared.run_id,
+            outcome,
+            started_at,
+            elapsed: start.elapsed(),
+            steps,
+        };
+        shared.emit(|| EventKind::RunFinished {
+            success: report.is_success(),
+            elapsed: report.elapsed,
+        });
+        let _enter = span.enter();
+        tracing::info!(success = report.is_success(), elapsed = ?report.elapsed, "workflow run finished");
+        report
+    }
+}
+
+/// Drives a run of the runtime API to its end and builds the report.
 pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunReport {
-    let workflow = &shared.workflow;
-    let n = workflow.steps.len();
-    let span =
-        tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
-    let started_at = SystemTime::now();
-    let start = Instant::now();
-    shared.emit(|| EventKind::RunStarted { steps: n });
-
-    let mut driver = Driver {
-        shared: Arc::clone(&shared),
-        records: vec![Record::NEW; n],
-        remaining: shared.plan.deps.iter().map(Vec::len).collect(),
-        ready: VecDeque::new(),
-        finished: 0,
-        vetoes: HashMap::new(),
-        started_at,
-        start,
-        scratch: Vec::new(),
-    };
-    driver.start();
-
     let limit = settings.max_concurrency.max(1);
-    let fail_fast = |driver: &Driver, step: usize| {
-        settings.fail_fast
-            && driver.records[step]
-                .status
-                .is_some_and(StepStatus::is_failure)
-    };
-    let stop = |step: usize| {
-        let step = workflow.steps[step].name.to_string();
-        (RunOutcome::FailedFast, Some(SkipReason::FailFast { step }))
-    };
+    let timeout = settings.timeout;
+    let mut core = RunCore::new(Arc::clone(&shared), settings);
     // Step futures are polled once when they start; most trivial steps
     // finish then and never reach `in_flight`. The rest are polled by the
     // `FuturesUnordered`, only when woken.
     let mut in_flight = FuturesUnordered::new();
     let mut cancelled = pin!(shared.cancel.cancelled());
     let mut deadline = pin!(async {
-        match settings.timeout {
+        match timeout {
             Some(limit) => tokio::time::sleep(limit).await,
             None => std::future::pending().await,
         }
     });
-    let outcome = std::future::poll_fn(|cx| {
+    let span = core.span.clone();
+    let stop = std::future::poll_fn(|cx| {
         let _entered = span.enter();
         // Steps finished in this poll, before yielding to other tasks.
         let mut budget = 1024u32;
         loop {
-            if shared.cancel.is_cancelled() {
-                return Poll::Ready((RunOutcome::Cancelled, Some(SkipReason::RunCancelled)));
+            if let Some(stop) = core.cancelled() {
+                return Poll::Ready(Some(stop));
             }
             while in_flight.len() < limit && budget > 0 {
-                let Some(step) = driver.ready.pop_front() else {
+                let Some(step) = core.next_ready() else {
                     break;
                 };
                 budget -= 1;
                 let mut fut = Box::pin(run_step(&shared, step));
                 match fut.as_mut().poll(cx) {
                     Poll::Ready(outcome) => {
-                        driver.record_outcome(outcome);
-                        if fail_fast(&driver, step) {
-                            return Poll::Ready(stop(step));
+                        if let Some(stop) = core.record(outcome) {
+                            return Poll::Ready(Some(stop));
                         }
                     }
                     Poll::Pending => in_flight.push(fut),
@@ -534,29 +683,21 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
             match in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some(outcome)) => {
                     budget = budget.saturating_sub(1);
-                    let step = outcome.step;
-                    driver.record_outcome(outcome);
-                    if fail_fast(&driver, step) {
-                        return Poll::Ready(stop(step));
+                    if let Some(stop) = core.record(outcome) {
+                        return Poll::Ready(Some(stop));
                     }
                 }
-                Poll::Ready(None) if driver.ready.is_empty() => {
-                    return Poll::Ready((RunOutcome::Completed, None));
-                }
+                Poll::Ready(None) if !core.has_ready() => return Poll::Ready(None),
                 Poll::Ready(None) => {}
                 Poll::Pending => {
                     if cancelled.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready((
+                        return Poll::Ready(Some((
                             RunOutcome::Cancelled,
-                            Some(SkipReason::RunCancelled),
-                        ));
+                            SkipReason::RunCancelled,
+                        )));
                     }
                     if deadline.as_mut().poll(cx).is_ready() {
-                        let limit = settings.timeout.unwrap_or_default();
-                        return Poll::Ready((
-                            RunOutcome::TimedOut,
-                            Some(SkipReason::RunTimedOut(limit)),
-                        ));
+                        return Poll::Ready(Some(core.timed_out()));
                     }
                     return Poll::Pending;
                 }
@@ -565,66 +706,5 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
     })
     .await;
     drop(in_flight);
-
-    let (outcome, stop_reason) = outcome;
-    if let Some(reason) = stop_reason {
-        // Stop every step still running: their futures were dropped with
-        // `in_flight`; tell steps that watch the token, too.
-        shared.cancel.cancel();
-        for (step, record) in driver.records.iter_mut().enumerate() {
-            if record.status.is_none() {
-                record.status = Some(StepStatus::Cancelled);
-                record.reason = Some(reason.clone());
-                shared.emit(|| EventKind::StepCancelled {
-                    step: workflow.steps[step].name.clone(),
-                    reason: reason.clone(),
-                });
-            }
-        }
-    }
-    debug_assert!(
-        outcome != RunOutcome::Completed || driver.finished == n,
-        "a completed run settles every step"
-    );
-
-    let mut nested: Vec<Vec<RunReport>> = vec![Vec::new(); n];
-    let finished_nested = match shared.nested.lock() {
-        Ok(mut list) => std::mem::take(&mut *list),
-        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-    };
-    for (step, report) in finished_nested {
-        nested[step].push(report);
-    }
-    let steps = driver
-        .records
-        .into_iter()
-        .enumerate()
-        .map(|(step, record)| StepReport {
-            name: workflow.steps[step].name.clone(),
-            status: record.status.unwrap_or(StepStatus::Cancelled),
-            output: shared.outputs[step].get().cloned(),
-            output_type: workflow.steps[step].output_type,
-            failure: record.failure,
-            reason: record.reason,
-            attempts: record.attempts,
-            started_at: record.started_at,
-            duration: record.duration,
-            nested: std::mem::take(&mut nested[step]),
-        })
-        .collect();
-    let report = RunReport {
-        workflow: workflow.name.clone(),
-        run_id: shared.run_id,
-        outcome,
-        started_at,
-        elapsed: start.elapsed(),
-        steps,
-    };
-    shared.emit(|| EventKind::RunFinished {
-        success: report.is_success(),
-        elapsed: report.elapsed,
-    });
-    let _enter = span.enter();
-    tracing::info!(success = report.is_success(), elapsed = ?report.elapsed, "workflow run finished");
-    report
+    core.finish(stop)
 }
