@@ -219,3 +219,161 @@ async fn step_options_in_the_attribute_apply_to_the_run() {
     assert_eq!(report.status("sleepy"), Some(StepStatus::TimedOut));
     assert_eq!(report.status("on_its_own"), Some(StepStatus::Succeeded));
 }
+
+// --- The generated executor path: cancellation, limits, panics -------------
+
+mod static_path {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use orchestrator::{RunOutcome, SkipReason, StepStatus, WorkflowEngine, step, workflow};
+
+    /// Counts live step futures: incremented when one starts, decremented
+    /// when it is dropped.
+    pub(crate) struct Live(pub(crate) Arc<AtomicUsize>);
+    impl Drop for Live {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[step]
+    async fn forever(#[resource] live: &Arc<AtomicUsize>) -> Result<(), std::io::Error> {
+        live.fetch_add(1, Ordering::SeqCst);
+        let _guard = Live(Arc::clone(live));
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+
+    #[step(own_task)]
+    async fn forever_spawned(#[resource] live: &Arc<AtomicUsize>) -> Result<(), std::io::Error> {
+        live.fetch_add(1, Ordering::SeqCst);
+        let _guard = Live(Arc::clone(live));
+        std::future::pending::<()>().await;
+        Ok(())
+    }
+
+    #[step(depends_on = "forever")]
+    async fn never_reached() -> Result<(), std::io::Error> {
+        Ok(())
+    }
+
+    workflow!(Forever: forever, forever_spawned, never_reached);
+
+    async fn until(counter: &AtomicUsize, value: usize) {
+        for _ in 0..10_000 {
+            if counter.load(Ordering::SeqCst) == value {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_generated_run_is_cancelled_by_its_handle_and_reports_every_step() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let engine = WorkflowEngine::builder()
+            .resource(Arc::clone(&live))
+            .build();
+        let execution = Forever::execute(&engine, ());
+        let cancel = execution.cancel_handle();
+        let run = tokio::spawn(Forever::report_with(execution));
+        until(&live, 2).await;
+        cancel.cancel();
+        let report = run.await.expect("task").expect("valid");
+        assert_eq!(report.outcome(), RunOutcome::Cancelled);
+        assert_eq!(report.counts().cancelled, 3);
+        assert_eq!(
+            report.step("never_reached").and_then(|s| s.reason()),
+            Some(&SkipReason::RunCancelled)
+        );
+        until(&live, 0).await;
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            0,
+            "both step futures were dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn dropping_a_generated_run_drops_its_steps_and_their_tasks() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let engine = WorkflowEngine::builder()
+            .resource(Arc::clone(&live))
+            .build();
+        let run = tokio::spawn(Forever::run_with(Forever::execute(&engine, ())));
+        until(&live, 2).await;
+        run.abort();
+        let _ = run.await;
+        until(&live, 0).await;
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+
+    static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    async fn busy() -> Result<u8, std::io::Error> {
+        let now = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        Ok(1)
+    }
+
+    #[step]
+    async fn b1() -> Result<u8, std::io::Error> {
+        busy().await
+    }
+    #[step]
+    async fn b2() -> Result<u8, std::io::Error> {
+        busy().await
+    }
+    #[step]
+    async fn b3() -> Result<u8, std::io::Error> {
+        busy().await
+    }
+    #[step]
+    async fn b4() -> Result<u8, std::io::Error> {
+        busy().await
+    }
+    #[step(depends_on = ["b1", "b2", "b3", "b4"])]
+    async fn boom(b1: &u8) -> Result<u8, std::io::Error> {
+        if *b1 == 1 {
+            panic!("boom after {b1}");
+        }
+        Ok(0)
+    }
+    #[step(depends_on = "boom")]
+    async fn after_boom() -> Result<u8, std::io::Error> {
+        Ok(2)
+    }
+
+    workflow!(Busy: b1, b2, b3, b4, boom, after_boom);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_generated_run_keeps_its_limits_and_catches_panics() {
+        let engine = WorkflowEngine::new();
+        let t0 = tokio::time::Instant::now();
+        let report = Busy::report_with(Busy::execute(&engine, ()).max_concurrency(2))
+            .await
+            .expect("valid");
+        assert_eq!(PEAK.load(Ordering::SeqCst), 2);
+        assert_eq!(t0.elapsed(), Duration::from_millis(20), "two waves of two");
+        let boom = report.step("boom").expect("exists");
+        assert_eq!(boom.status(), StepStatus::Failed);
+        assert_eq!(
+            boom.error_message().as_deref(),
+            Some("panicked: boom after 1")
+        );
+        assert_eq!(report.status("after_boom"), Some(StepStatus::Skipped));
+
+        // A run timeout cancels what is still running.
+        let report =
+            Busy::report_with(Busy::execute(&engine, ()).timeout(Duration::from_millis(5)))
+                .await
+                .expect("valid");
+        assert_eq!(report.outcome(), RunOutcome::TimedOut);
+        assert_eq!(report.counts().cancelled, 6);
+    }
+}

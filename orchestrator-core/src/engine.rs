@@ -276,6 +276,12 @@ impl Execution {
     }
 
     async fn run(self) -> Result<RunReport, WorkflowError> {
+        let (shared, settings) = self.prepare()?;
+        Ok(executor::drive(shared, settings).await)
+    }
+
+    /// Validates the workflow and sets up the run's shared state.
+    pub(crate) fn prepare(self) -> Result<(Arc<RunShared>, RunSettings), WorkflowError> {
         let inner = Arc::clone(&self.workflow.inner);
         let plan = inner.plan()?;
         let engine = &self.engine.inner;
@@ -301,7 +307,7 @@ impl Execution {
             fail_fast: self.fail_fast.unwrap_or(engine.fail_fast),
             timeout: self.timeout.or(engine.run_timeout),
         };
-        Ok(executor::drive(shared, settings).await)
+        Ok((shared, settings))
     }
 }
 

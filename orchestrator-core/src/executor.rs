@@ -134,15 +134,28 @@ async fn dynamic_attempt(
     };
     let fut = def.handler.call(ctx);
     if def.options.own_task {
-        match AbortOnDrop(tokio::spawn(fut)).await {
-            Ok(result) => result.map_err(StepFailure::from_error),
-            Err(error) if error.is_panic() => Err(StepFailure::from_panic(&*error.into_panic())),
-            Err(_) => Err(StepFailure::Panic(String::from(
-                "the step's task was cancelled by the runtime",
-            ))),
-        }
+        spawned(fut).await
     } else {
         guarded(fut).await
+    }
+}
+
+/// Runs a step's future on its own task (aborted if dropped), turning an
+/// error or a panic into a failure.
+pub(crate) async fn spawned<T, E>(
+    fut: impl Future<Output = Result<T, E>> + Send + 'static,
+) -> Result<T, StepFailure>
+where
+    T: Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let fut = async move { fut.await.map_err(Into::into) };
+    match AbortOnDrop(tokio::spawn(fut)).await {
+        Ok(result) => result.map_err(StepFailure::from_error),
+        Err(error) if error.is_panic() => Err(StepFailure::from_panic(&*error.into_panic())),
+        Err(_) => Err(StepFailure::Panic(String::from(
+            "the step's task was cancelled by the runtime",
+        ))),
     }
 }
 
