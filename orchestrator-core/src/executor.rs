@@ -179,8 +179,7 @@ async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
 }
 
 /// Runs a step with its timeout and retries; `attempt(n)` makes attempt
-/// `n`'s future. Shared by the runtime API and the code `workflow!`
-/// generates, so both report, retry and publish events alike.
+/// `n`'s future.
 pub(crate) async fn run_step_with<F, Fut>(
     shared: &RunShared,
     step: usize,
@@ -495,8 +494,8 @@ impl Driver {
 /// How a run stopped early, and the reason given to the steps it cancels.
 pub(crate) type Stop = (RunOutcome, SkipReason);
 
-/// The bookkeeping of one run, whatever polls its steps: records, the
-/// ready queue, events, and the report at the end.
+/// The bookkeeping of one run: records, the ready queue, events, and the
+/// report at the end.
 pub(crate) struct RunCore {
     pub(crate) shared: Arc<RunShared>,
     driver: Driver,

@@ -37,8 +37,6 @@ mod executor;
 pub mod patterns;
 mod report;
 mod retry;
-#[doc(hidden)]
-pub mod static_run;
 mod workflow;
 
 pub use branch::Branch;

@@ -167,7 +167,6 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             ));
         }
     });
-    let static_run = static_run(finish, &handlers);
 
     let fields = finish.steps.iter().map(|step| {
         let ident = &step.ident;
@@ -244,9 +243,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             }
 
             /// Runs `execution` (made by `execute`, with its options) and
-            /// returns the typed outputs of every step. The steps are polled
-            /// by this workflow's own generated code: no boxed handler per
-            /// step.
+            /// returns the typed outputs of every step.
             #vis async fn run_with(
                 execution: #krate::Execution,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
@@ -254,14 +251,12 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 #output_name::from_report(report)
             }
 
-            /// Runs `execution` like `run_with`, and returns the report
-            /// whatever the steps did.
+            /// Runs `execution` and returns the report whatever the steps
+            /// did (the same as awaiting `execution`).
             #vis async fn report_with(
                 execution: #krate::Execution,
             ) -> ::core::result::Result<#krate::RunReport, #krate::WorkflowError> {
-                // One allocation per run keeps the steps' futures off the
-                // caller's stack, however many steps there are.
-                ::std::boxed::Box::pin(async move { #static_run }).await
+                execution.await
             }
         }
 
@@ -308,98 +303,5 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 &self.__orchestrator_report
             }
         }
-    }
-}
-
-/// The body of `report_with`: the step futures are `Option`s pinned in the
-/// generated future, started and polled through a `match` on the step's
-/// index. Only started steps are polled, so a chain costs the same per step
-/// however long it is.
-fn static_run(finish: &Finish, handlers: &[TokenStream]) -> TokenStream {
-    let krate = &finish.krate;
-    let private = quote!(#krate::__private);
-    let slots: Vec<_> = (0..finish.steps.len())
-        .map(|i| format_ident!("__orchestrator_step{}", i))
-        .collect();
-    let indices: Vec<_> = (0..finish.steps.len()).collect();
-    quote! {
-        let (mut __orchestrator_run, __orchestrator_shared) =
-            #private::StaticRun::start(execution)?;
-        #(
-            let mut #slots = ::core::pin::pin!(::core::option::Option::None);
-        )*
-        let mut __orchestrator_active: ::std::vec::Vec<usize> = ::std::vec::Vec::new();
-        let __orchestrator_span = __orchestrator_run.span().clone();
-        let __orchestrator_stop = ::core::future::poll_fn(|__orchestrator_cx| {
-            let _entered = __orchestrator_span.enter();
-            // Steps finished in this poll, before yielding to other tasks.
-            let mut __orchestrator_budget = 1024u32;
-            loop {
-                if let ::core::option::Option::Some(stop) = __orchestrator_run.cancelled() {
-                    return ::core::task::Poll::Ready(::core::option::Option::Some(stop));
-                }
-                while let ::core::option::Option::Some(step) = __orchestrator_run.next_ready() {
-                    match step {
-                        #(
-                            #indices => #slots.set(::core::option::Option::Some(
-                                #private::static_step(&__orchestrator_shared, #indices, #handlers),
-                            )),
-                        )*
-                        _ => {}
-                    }
-                    __orchestrator_active.push(step);
-                }
-                let mut __orchestrator_progress = false;
-                let mut i = 0;
-                while i < __orchestrator_active.len() {
-                    let step = __orchestrator_active[i];
-                    let polled = match step {
-                        #(
-                            #indices => #slots
-                                .as_mut()
-                                .as_pin_mut()
-                                .map(|f| ::core::future::Future::poll(f, __orchestrator_cx)),
-                        )*
-                        _ => ::core::option::Option::None,
-                    };
-                    match polled {
-                        ::core::option::Option::Some(::core::task::Poll::Pending) => i += 1,
-                        ::core::option::Option::Some(::core::task::Poll::Ready(outcome)) => {
-                            __orchestrator_active.swap_remove(i);
-                            __orchestrator_progress = true;
-                            __orchestrator_budget = __orchestrator_budget.saturating_sub(1);
-                            if let ::core::option::Option::Some(stop) =
-                                __orchestrator_run.complete(outcome)
-                            {
-                                return ::core::task::Poll::Ready(::core::option::Option::Some(stop));
-                            }
-                        }
-                        ::core::option::Option::None => {
-                            __orchestrator_active.swap_remove(i);
-                        }
-                    }
-                }
-                if __orchestrator_active.is_empty() && !__orchestrator_run.has_ready() {
-                    return ::core::task::Poll::Ready(::core::option::Option::None);
-                }
-                if __orchestrator_budget == 0 {
-                    // Let other tasks run; come back at once.
-                    __orchestrator_cx.waker().wake_by_ref();
-                    return ::core::task::Poll::Pending;
-                }
-                if !__orchestrator_progress {
-                    if let ::core::task::Poll::Ready(stop) =
-                        __orchestrator_run.poll_stop(__orchestrator_cx)
-                    {
-                        return ::core::task::Poll::Ready(::core::option::Option::Some(stop));
-                    }
-                    return ::core::task::Poll::Pending;
-                }
-            }
-        })
-        .await;
-        // Dropping the step futures cancels the steps still running.
-        #( #slots.set(::core::option::Option::None); )*
-        ::core::result::Result::Ok(__orchestrator_run.finish(__orchestrator_stop))
     }
 }

@@ -184,6 +184,5 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{Composite, Owned, Param, Step, WorkflowType};
-    pub use orchestrator_core::static_run::{StaticRun, step as static_step};
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
