@@ -158,15 +158,29 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             }
         }
     }).collect();
-    let add_steps = finish.steps.iter().zip(&handlers).map(|(step, handler)| {
-        let path = &step.path;
-        quote! {
-            let _ = <#path as #private::Step>::configure(__orchestrator_wf.add_step(
-                <#path as #private::Step>::NAME,
-                #handler,
-            ));
-        }
-    });
+    // One function per step: each is type-checked on its own, so the
+    // compile time grows linearly with the number of steps (a single body
+    // with every handler's closure grows quadratically).
+    let adders: Vec<_> = (0..finish.steps.len())
+        .map(|i| format_ident!("__orchestrator_add_step{}", i))
+        .collect();
+    let add_steps =
+        finish
+            .steps
+            .iter()
+            .zip(&handlers)
+            .zip(&adders)
+            .map(|((step, handler), adder)| {
+                let path = &step.path;
+                quote! {
+                    fn #adder(__orchestrator_wf: &mut #krate::Workflow) {
+                        let _ = <#path as #private::Step>::configure(__orchestrator_wf.add_step(
+                            <#path as #private::Step>::NAME,
+                            #handler,
+                        ));
+                    }
+                }
+            });
 
     let fields = finish.steps.iter().map(|step| {
         let ident = &step.ident;
@@ -221,9 +235,10 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             #vis fn workflow() -> &'static #krate::Workflow {
                 static __ORCHESTRATOR_WORKFLOW: ::std::sync::OnceLock<#krate::Workflow> =
                     ::std::sync::OnceLock::new();
+                #(#add_steps)*
                 __ORCHESTRATOR_WORKFLOW.get_or_init(|| {
                     let mut __orchestrator_wf = #krate::Workflow::new(#name_str);
-                    #(#add_steps)*
+                    #( #adders(&mut __orchestrator_wf); )*
                     __orchestrator_wf
                 })
             }
