@@ -191,22 +191,15 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             #vis #ident: ::std::sync::Arc<<#path as #private::Step>::Output>
         }
     });
-    let extract = finish.steps.iter().map(|step| {
-        let ident = &step.ident;
+    // The outputs are read into one tuple and matched once: an early return
+    // per field would make the compiler emit a quadratic number of drops.
+    let lookups = finish.steps.iter().map(|step| {
         let path = &step.path;
-        let step_name = ident.to_string();
-        quote! {
-            #ident: match __orchestrator_report.output_arc::<<#path as #private::Step>::Output>(#step_name) {
-                ::core::option::Option::Some(value) => value,
-                ::core::option::Option::None => {
-                    return ::core::result::Result::Err(#krate::RunError::MissingOutput {
-                        workflow: #name_str,
-                        step: #step_name,
-                    });
-                }
-            }
-        }
+        let step_name = step.ident.to_string();
+        quote!(__orchestrator_report.output_arc::<<#path as #private::Step>::Output>(#step_name))
     });
+    let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
+    let names: Vec<String> = idents.iter().map(|i| i.to_string()).collect();
 
     let output_doc = format!(
         "The typed outputs of every step of a successful run of [`{name}`], and its report."
@@ -307,10 +300,27 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 report: #krate::RunReport,
             ) -> ::core::result::Result<Self, #krate::RunError> {
                 let __orchestrator_report = #krate::RunError::from_report(report)?;
-                ::core::result::Result::Ok(Self {
-                    #(#extract,)*
-                    __orchestrator_report,
-                })
+                let __orchestrator_outputs = ( #(#lookups,)* );
+                match __orchestrator_outputs {
+                    ( #(::core::option::Option::Some(#idents),)* ) => {
+                        ::core::result::Result::Ok(Self {
+                            #(#idents,)*
+                            __orchestrator_report,
+                        })
+                    }
+                    __orchestrator_outputs => {
+                        let ( #(#idents,)* ) = __orchestrator_outputs;
+                        let __orchestrator_missing = [ #( (#idents.is_none(), #names), )* ];
+                        let step = __orchestrator_missing
+                            .iter()
+                            .find(|(missing, _)| *missing)
+                            .map_or("", |(_, name)| *name);
+                        ::core::result::Result::Err(#krate::RunError::MissingOutput {
+                            workflow: #name_str,
+                            step,
+                        })
+                    }
+                }
             }
 
             /// The run's report.
