@@ -630,6 +630,7 @@ impl RunCore {
             })
             .collect();
         let report = RunReport {
+            index: Some(Arc::clone(&shared.plan.index)),
             workflow: workflow.name.clone(),
             run_id: shared.run_id,
             outcome,

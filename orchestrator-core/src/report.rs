@@ -181,6 +181,11 @@ impl StepReport {
         &self.name
     }
 
+    /// The step's output as a shared `T`, to keep beyond the report.
+    pub fn output_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.output.clone()?.downcast::<T>().ok()
+    }
+
     /// The step's final status.
     pub fn status(&self) -> StepStatus {
         self.status
@@ -286,6 +291,8 @@ pub struct RunReport {
     pub(crate) started_at: SystemTime,
     pub(crate) elapsed: Duration,
     pub(crate) steps: Vec<StepReport>,
+    /// Step name to position, shared with the workflow's plan.
+    pub(crate) index: Option<Arc<std::collections::HashMap<Arc<str>, usize>>>,
 }
 
 impl RunReport {
@@ -321,7 +328,10 @@ impl RunReport {
 
     /// The step named `name`.
     pub fn step(&self, name: &str) -> Option<&StepReport> {
-        self.steps.iter().find(|s| &*s.name == name)
+        match &self.index {
+            Some(index) => index.get(name).and_then(|&i| self.steps.get(i)),
+            None => self.steps.iter().find(|s| &*s.name == name),
+        }
     }
 
     /// The status of the step named `name`.
@@ -337,7 +347,7 @@ impl RunReport {
     /// The output of the step named `name` as a shared `T`, to keep beyond
     /// the report.
     pub fn output_arc<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
-        self.step(name)?.output.clone()?.downcast::<T>().ok()
+        self.step(name)?.output_arc::<T>()
     }
 
     /// How many steps ended in each state.

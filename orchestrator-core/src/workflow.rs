@@ -137,7 +137,7 @@ pub(crate) struct Plan {
     /// For each step, the indices of the steps that depend on it.
     pub(crate) dependents: Vec<Vec<usize>>,
     /// Step name to index.
-    pub(crate) index: HashMap<Arc<str>, usize>,
+    pub(crate) index: Arc<HashMap<Arc<str>, usize>>,
     /// Steps with no dependencies, in the order they were added.
     pub(crate) roots: Vec<usize>,
 }
@@ -416,7 +416,7 @@ fn validate(wf: &WorkflowInner) -> Result<Arc<Plan>, ValidationErrors> {
     Ok(Arc::new(Plan {
         deps,
         dependents,
-        index,
+        index: Arc::new(index),
         roots,
     }))
 }

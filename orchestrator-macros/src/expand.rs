@@ -193,10 +193,16 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
     });
     // The outputs are read into one tuple and matched once: an early return
     // per field would make the compiler emit a quadratic number of drops.
-    let lookups = finish.steps.iter().map(|step| {
+    let lookups = finish.steps.iter().enumerate().map(|(index, step)| {
         let path = &step.path;
         let step_name = step.ident.to_string();
-        quote!(__orchestrator_report.output_arc::<<#path as #private::Step>::Output>(#step_name))
+        quote! {
+            __orchestrator_report
+                .steps()
+                .get(#index)
+                .filter(|step| step.name() == #step_name)
+                .and_then(|step| step.output_arc::<<#path as #private::Step>::Output>())
+        }
     });
     let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     let names: Vec<String> = idents.iter().map(|i| i.to_string()).collect();
