@@ -27,7 +27,7 @@ fn main() {
             dag,
             name,
             "crate::work::Load",
-            "::futures::join",
+            "crate::work::join_layer",
         ));
         src.push('\n');
     }

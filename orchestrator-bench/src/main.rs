@@ -10,6 +10,8 @@
 //! See `BENCHMARKS.md` at the repository root for what is measured and how.
 
 mod alloc;
+// Also compiled into the build script, which uses what the binary does not.
+#[allow(dead_code)]
 mod codegen;
 mod contestants;
 mod dag;

@@ -69,6 +69,90 @@ impl Load {
     }
 }
 
+/// Runs the steps of one layer concurrently, as `join!` does, for the
+/// hand-written code: step `id` with `inputs` does its work and yields
+/// `1 + the sum of inputs`. Every step's work is the same as in
+/// [`Load::perform`]; the layer polls each unfinished step on every wake,
+/// like `join!`, and allocates nothing.
+pub fn join_layer<const K: usize, const N: usize>(
+    load: &Load,
+    steps: [(usize, [u64; K]); N],
+) -> JoinLayer<'_, K, N> {
+    JoinLayer {
+        load,
+        steps,
+        slots: std::array::from_fn(|_| Slot::Start),
+        done: [0; N],
+        left: N,
+    }
+}
+
+/// The future of [`join_layer`].
+#[derive(Debug)]
+pub struct JoinLayer<'a, const K: usize, const N: usize> {
+    load: &'a Load,
+    steps: [(usize, [u64; K]); N],
+    slots: [Slot; N],
+    done: [u64; N],
+    left: usize,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Start,
+    Sleeping(PreciseSleep),
+    Done,
+}
+
+impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
+    type Output = [u64; N];
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<[u64; N]> {
+        let this = self.get_mut();
+        for i in 0..N {
+            let (step, inputs) = this.steps[i];
+            let finished = match (&mut this.slots[i], this.load) {
+                (Slot::Done, _) => continue,
+                (Slot::Start, Load::Trivial) => true,
+                (Slot::Start, Load::Spin { iterations, span }) => {
+                    span.started();
+                    std::hint::black_box(spin(*iterations));
+                    span.ended();
+                    true
+                }
+                (Slot::Start, Load::Sleep { nanos, span }) => {
+                    span.started();
+                    let mut sleep = precise_sleep(Duration::from_nanos(u64::from(nanos[step])));
+                    if Pin::new(&mut sleep).poll(cx).is_ready() {
+                        span.ended();
+                        true
+                    } else {
+                        this.slots[i] = Slot::Sleeping(sleep);
+                        false
+                    }
+                }
+                (Slot::Sleeping(sleep), load) => {
+                    let ready = Pin::new(sleep).poll(cx).is_ready();
+                    if ready && let Some(span) = load.span() {
+                        span.ended();
+                    }
+                    ready
+                }
+            };
+            if finished {
+                this.slots[i] = Slot::Done;
+                this.done[i] = crate::dag::step_value(inputs);
+                this.left -= 1;
+            }
+        }
+        if this.left == 0 {
+            Poll::Ready(this.done)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 /// The first start and the last end of the steps of a run.
 #[derive(Debug)]
 pub struct Span {
@@ -331,6 +415,23 @@ mod tests {
                 sleep.await.unwrap();
             }
         });
+    }
+
+    #[test]
+    fn join_layer_runs_every_step_and_adds_its_inputs() {
+        let trivial = Load::Trivial;
+        let values = futures::executor::block_on(join_layer(&trivial, [(0, [1, 2]), (1, [5, 0])]));
+        assert_eq!(values, [4, 6]);
+        let span = Arc::new(Span::default());
+        let sleepy = Load::Sleep {
+            nanos: Arc::from([300_000u32, 1_000]),
+            span: Arc::clone(&span),
+        };
+        let start = Instant::now();
+        let values = futures::executor::block_on(join_layer(&sleepy, [(0, [1]), (1, [2])]));
+        assert_eq!(values, [2, 3]);
+        assert!(start.elapsed() >= Duration::from_micros(300));
+        assert!(span.makespan().unwrap() >= Duration::from_micros(300));
     }
 
     #[test]
