@@ -39,14 +39,14 @@ impl Load {
         match self {
             Load::Trivial => {}
             Load::Sleep { nanos, span } => {
-                span.started();
+                let start = span.started();
                 precise_sleep(Duration::from_nanos(u64::from(nanos[step]))).await;
-                span.ended();
+                span.ended(start);
             }
             Load::Spin { iterations, span } => {
-                span.started();
+                let start = span.started();
                 std::hint::black_box(spin(*iterations));
-                span.ended();
+                span.ended(start);
             }
         }
     }
@@ -100,7 +100,8 @@ pub struct JoinLayer<'a, const K: usize, const N: usize> {
 #[derive(Debug)]
 enum Slot {
     Start,
-    Sleeping(PreciseSleep),
+    /// Sleeping since the given time (see [`Span`]).
+    Sleeping(PreciseSleep, u64),
     Done,
 }
 
@@ -115,26 +116,26 @@ impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
                 (Slot::Done, _) => continue,
                 (Slot::Start, Load::Trivial) => true,
                 (Slot::Start, Load::Spin { iterations, span }) => {
-                    span.started();
+                    let start = span.started();
                     std::hint::black_box(spin(*iterations));
-                    span.ended();
+                    span.ended(start);
                     true
                 }
                 (Slot::Start, Load::Sleep { nanos, span }) => {
-                    span.started();
+                    let start = span.started();
                     let mut sleep = precise_sleep(Duration::from_nanos(u64::from(nanos[step])));
                     if Pin::new(&mut sleep).poll(cx).is_ready() {
-                        span.ended();
+                        span.ended(start);
                         true
                     } else {
-                        this.slots[i] = Slot::Sleeping(sleep);
+                        this.slots[i] = Slot::Sleeping(sleep, start);
                         false
                     }
                 }
-                (Slot::Sleeping(sleep), load) => {
+                (Slot::Sleeping(sleep, start), load) => {
                     let ready = Pin::new(sleep).poll(cx).is_ready();
                     if ready && let Some(span) = load.span() {
-                        span.ended();
+                        span.ended(*start);
                     }
                     ready
                 }
@@ -153,12 +154,15 @@ impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
     }
 }
 
-/// The first start and the last end of the steps of a run.
+/// The first start and the last end of the steps of a run, and the time
+/// they spent in all.
 #[derive(Debug)]
 pub struct Span {
     /// Nanoseconds since [`epoch`].
     first_start: AtomicU64,
     last_end: AtomicU64,
+    /// The sum of every step's time from its start to its end.
+    busy: AtomicU64,
 }
 
 /// A fixed instant that spans count from, so that reading the clock needs
@@ -174,6 +178,7 @@ impl Default for Span {
         Self {
             first_start: AtomicU64::new(u64::MAX),
             last_end: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
         }
     }
 }
@@ -183,18 +188,34 @@ impl Span {
     pub fn reset(&self) {
         self.first_start.store(u64::MAX, Ordering::SeqCst);
         self.last_end.store(0, Ordering::SeqCst);
+        self.busy.store(0, Ordering::SeqCst);
     }
 
     fn now() -> u64 {
         epoch().elapsed().as_nanos() as u64
     }
 
-    fn started(&self) {
-        self.first_start.fetch_min(Self::now(), Ordering::Relaxed);
+    /// Records a step's start; returns the time to pass to [`Self::ended`].
+    fn started(&self) -> u64 {
+        let now = Self::now();
+        self.first_start.fetch_min(now, Ordering::Relaxed);
+        now
     }
 
-    fn ended(&self) {
-        self.last_end.fetch_max(Self::now(), Ordering::Relaxed);
+    fn ended(&self, start: u64) {
+        let now = Self::now();
+        self.last_end.fetch_max(now, Ordering::Relaxed);
+        self.busy.fetch_add(now.saturating_sub(start), Ordering::Relaxed);
+    }
+
+    /// How many steps were in progress at once, on average over the
+    /// makespan: the sum of the steps' times ÷ the makespan. For CPU-bound
+    /// steps it is the number of threads the steps kept busy (at most the
+    /// number of workers), whatever else the machine runs.
+    pub fn parallelism(&self) -> Option<f64> {
+        let makespan = self.makespan()?.as_secs_f64();
+        (makespan > 0.0)
+            .then(|| Duration::from_nanos(self.busy.load(Ordering::SeqCst)).as_secs_f64() / makespan)
     }
 
     /// From the first step's start to the last step's end.
