@@ -60,12 +60,19 @@ pub fn hand_written_fn(dag: &Dag, name: &str, load_type: &str, join: &str) -> St
             // an array, joined without allocating. (A literal `join!` of
             // 100 futures, 100 times, took rustc minutes to compile.)
             let layer = layers[i].clone();
-            let width = layer.clone().map(|s| dag.parents(s).len()).max().unwrap_or(0);
+            let width = layer
+                .clone()
+                .map(|s| dag.parents(s).len())
+                .max()
+                .unwrap_or(0);
             let steps: Vec<String> = layer
                 .clone()
                 .map(|step| {
-                    let mut inputs: Vec<String> =
-                        dag.parents(step).iter().map(|p| format!("s[{p}]")).collect();
+                    let mut inputs: Vec<String> = dag
+                        .parents(step)
+                        .iter()
+                        .map(|p| format!("s[{p}]"))
+                        .collect();
                     inputs.resize(width, "0".into());
                     format!("({step}, [{}])", inputs.join(", "))
                 })
@@ -95,7 +102,11 @@ pub fn hand_written_fn(dag: &Dag, name: &str, load_type: &str, join: &str) -> St
 }
 
 fn step_call(dag: &Dag, step: usize) -> String {
-    let inputs: Vec<String> = dag.parents(step).iter().map(|p| format!("s[{p}]")).collect();
+    let inputs: Vec<String> = dag
+        .parents(step)
+        .iter()
+        .map(|p| format!("s[{p}]"))
+        .collect();
     format!("load.step({step}, [{}])", inputs.join(", "))
 }
 
@@ -192,7 +203,10 @@ mod tests {
         let src = hand_written_fn(&Dag::fan_out(2), "fan", "Load", "join_layer");
         assert!(src.contains("let v = join_layer(load, [\n        (1, [s[0]]),\n        (2, [s[0]])\n    ]).await;"), "{src}");
         assert!(src.contains("s[1..3].copy_from_slice(&v);"), "{src}");
-        assert!(src.contains("s[3] = load.step(3, [s[1], s[2]]).await"), "{src}");
+        assert!(
+            src.contains("s[3] = load.step(3, [s[1], s[2]]).await"),
+            "{src}"
+        );
     }
 
     #[test]

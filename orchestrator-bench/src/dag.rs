@@ -50,7 +50,10 @@ pub struct Dag {
 impl Dag {
     /// Builds a DAG from its layers; `parents_of` gives each step's parents,
     /// which must all be in earlier layers.
-    fn from_layers(layer_sizes: &[u32], mut parents_of: impl FnMut(u32, usize) -> Vec<u32>) -> Self {
+    fn from_layers(
+        layer_sizes: &[u32],
+        mut parents_of: impl FnMut(u32, usize) -> Vec<u32>,
+    ) -> Self {
         let mut dag = Dag {
             offsets: vec![0],
             parents: Vec::new(),
@@ -73,7 +76,10 @@ impl Dag {
     /// A chain of `n` steps: each depends on the one before.
     pub fn chain(n: u32) -> Self {
         let sizes = vec![1; n as usize];
-        Self::from_layers(&sizes, |step, _| if step == 0 { vec![] } else { vec![step - 1] })
+        Self::from_layers(
+            &sizes,
+            |step, _| if step == 0 { vec![] } else { vec![step - 1] },
+        )
     }
 
     /// A fan-out 1 → `width` → 1: one root, `width` steps that each read

@@ -28,6 +28,7 @@ orchestrator-bench: the engine against hand-written code and its peers.
 USAGE:
     orchestrator-bench [OPTIONS]
     orchestrator-bench gen-hand-written DIR [--steps N]
+    orchestrator-bench engine-breakdown [--steps N]
 
 OPTIONS:
     --quick               a smoke run: 3 timed runs per contestant, a 100,000-step
@@ -42,6 +43,9 @@ OPTIONS:
     --budget SECS         time budget of one contestant on one shape (default 20)
     -h, --help            this text
 
+engine-breakdown times the engine's phases (build, validate, execute, drop)
+on a layered DAG of N steps (default 1000000) and counts their heap per step.
+
 gen-hand-written DIR writes a standalone cargo project with a layered DAG of
 N steps (default 200) written by hand with .await and join!, for comparing
 compile times against the same DAG in the DSL.
@@ -53,10 +57,10 @@ fn main() {
         print!("{HELP}");
         return;
     }
-    let result = if args.first().map(String::as_str) == Some("gen-hand-written") {
-        suite::gen_hand_written(&args[1..])
-    } else {
-        suite::Options::parse(&args).and_then(suite::run)
+    let result = match args.first().map(String::as_str) {
+        Some("gen-hand-written") => suite::gen_hand_written(&args[1..]),
+        Some("engine-breakdown") => suite::engine_breakdown(&args[1..]),
+        _ => suite::Options::parse(&args).and_then(suite::run),
     };
     if let Err(message) = result {
         eprintln!("error: {message}\n\n{HELP}");

@@ -48,14 +48,23 @@ impl Options {
                 "--quick" => options.quick = true,
                 "--shapes" => {
                     options.shapes = list(&value("--shapes")?);
-                    if let Some(bad) = options.shapes.iter().find(|s| !SHAPES.contains(&s.as_str())) {
-                        return Err(format!("unknown shape `{bad}`; shapes are {}", SHAPES.join(", ")));
+                    if let Some(bad) = options
+                        .shapes
+                        .iter()
+                        .find(|s| !SHAPES.contains(&s.as_str()))
+                    {
+                        return Err(format!(
+                            "unknown shape `{bad}`; shapes are {}",
+                            SHAPES.join(", ")
+                        ));
                     }
                 }
                 "--only" => options.only = list(&value("--only")?),
                 "--runs" => options.runs = Some(number(&value("--runs")?)?.max(1)),
                 "--big-steps" => big_steps = Some(number(&value("--big-steps")?)?.max(1000) as u32),
-                "--budget" => budget = Some(Duration::from_secs(number(&value("--budget")?)? as u64)),
+                "--budget" => {
+                    budget = Some(Duration::from_secs(number(&value("--budget")?)? as u64))
+                }
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
@@ -145,7 +154,7 @@ pub fn run(options: Options) -> Result<(), String> {
     } else {
         0
     };
-    let mut results = Vec::new();
+    let mut results: Vec<ShapeResult> = Vec::new();
     for name in &options.shapes {
         let shape = Arc::new(make_shape(name, &options, spin_iterations));
         eprintln!(
@@ -154,7 +163,27 @@ pub fn run(options: Options) -> Result<(), String> {
             shape.dag.len(),
             shape.dag.edges()
         );
-        let result = measure(&shape, &options, &runtime, cores);
+        // The big shape: contestants whose time per step on the layered
+        // shape says one run would blow the budget are not started (a run
+        // cannot be interrupted).
+        let layered = results.iter().find(|r| r.shape.id == ShapeId::Layered);
+        let predicted = |contestant: &str| {
+            let row = layered?.rows.iter().find(|r| r.name == contestant)?;
+            let per_step = row.time?.median.as_secs_f64() / layered?.shape.dag.len() as f64;
+            Some(Duration::from_secs_f64(per_step * shape.dag.len() as f64))
+        };
+        let skip = |contestant: &str| {
+            let time = predicted(contestant).filter(|_| shape.id == ShapeId::Big)?;
+            (time > options.budget).then(|| {
+                format!(
+                    "not run: at its time per step on the layered shape, one run would take ~{}, \
+                     over the {} s budget",
+                    human(time),
+                    options.budget.as_secs()
+                )
+            })
+        };
+        let result = measure(&shape, &options, &runtime, cores, &skip);
         print!("{}", table(&result, cores));
         results.push(result);
     }
@@ -170,8 +199,18 @@ pub fn run(options: Options) -> Result<(), String> {
 fn make_shape(name: &str, options: &Options, spin_iterations: u32) -> Shape {
     match name {
         "chain" => Shape::new(ShapeId::Chain, "chain", dag::fixed::chain(), Load::Trivial),
-        "fan-out" => Shape::new(ShapeId::FanOut, "fan-out", dag::fixed::fan_out(), Load::Trivial),
-        "layered" => Shape::new(ShapeId::Layered, "layered", dag::fixed::layered(), Load::Trivial),
+        "fan-out" => Shape::new(
+            ShapeId::FanOut,
+            "fan-out",
+            dag::fixed::fan_out(),
+            Load::Trivial,
+        ),
+        "layered" => Shape::new(
+            ShapeId::Layered,
+            "layered",
+            dag::fixed::layered(),
+            Load::Trivial,
+        ),
         "sleep" => {
             let dag = dag::fixed::layered();
             let mut rng = dag::SplitMix64::new(dag::fixed::SEED ^ 0x51EE_9000);
@@ -191,7 +230,12 @@ fn make_shape(name: &str, options: &Options, spin_iterations: u32) -> Shape {
             };
             Shape::new(ShapeId::Cpu, "cpu", dag::fixed::cpu(), load)
         }
-        "big" => Shape::new(ShapeId::Big, "big", dag::fixed::big(options.big_steps), Load::Trivial),
+        "big" => Shape::new(
+            ShapeId::Big,
+            "big",
+            dag::fixed::big(options.big_steps),
+            Load::Trivial,
+        ),
         other => unreachable!("shape names are checked when parsed: {other}"),
     }
 }
@@ -199,7 +243,13 @@ fn make_shape(name: &str, options: &Options, spin_iterations: u32) -> Shape {
 /// Runs every contestant on `shape`: one warm-up run, one untimed run that
 /// counts memory, then timed runs, the contestants interleaved (each round
 /// starts with a different one), each within the time budget.
-fn measure(shape: &Arc<Shape>, options: &Options, runtime: &tokio::runtime::Runtime, cores: usize) -> ShapeResult {
+fn measure(
+    shape: &Arc<Shape>,
+    options: &Options,
+    runtime: &tokio::runtime::Runtime,
+    cores: usize,
+    skip: &dyn Fn(&str) -> Option<String>,
+) -> ShapeResult {
     let mut entries: Vec<Entry> = contestants::all()
         .into_iter()
         .filter(|c| {
@@ -210,7 +260,7 @@ fn measure(shape: &Arc<Shape>, options: &Options, runtime: &tokio::runtime::Runt
                     .any(|o| c.name().to_lowercase().contains(o.as_str()))
         })
         .map(|c| {
-            let (run, note) = match c.prepare(shape) {
+            let (run, note) = match skip(c.name()).map_or_else(|| c.prepare(shape), Err) {
                 Ok(run) => (Some(run), None),
                 Err(why) => (None, Some(why)),
             };
@@ -438,7 +488,10 @@ fn table(result: &ShapeResult, cores: usize) -> String {
             match row.makespan {
                 Some(m) => {
                     cells.push(human(m.median));
-                    cells.push(format!("{:.3}", m.median.as_secs_f64() / ideal.as_secs_f64()));
+                    cells.push(format!(
+                        "{:.3}",
+                        m.median.as_secs_f64() / ideal.as_secs_f64()
+                    ));
                     if shape.id == ShapeId::Cpu {
                         cells.push(row.parallelism.map_or("–".into(), |p| format!("{p:.2}")));
                     }
@@ -522,7 +575,11 @@ fn headline(results: &[ShapeResult], cores: usize) -> String {
                 let _ = writeln!(
                     out,
                     "| own-task steps use every core ({cores} workers) | cpu | {p:.2} steps in parallel | {} |",
-                    if p >= 0.9 * cores as f64 { "met" } else { "MISSED" }
+                    if p >= 0.9 * cores as f64 {
+                        "met"
+                    } else {
+                        "MISSED"
+                    }
                 );
             }
         }
@@ -559,9 +616,7 @@ fn load_average() -> String {
 /// `gen-hand-written DIR [--steps N]`: writes a standalone cargo project
 /// running a layered DAG of N steps written by hand.
 pub fn gen_hand_written(args: &[String]) -> Result<(), String> {
-    let dir = args
-        .first()
-        .ok_or("gen-hand-written needs a directory")?;
+    let dir = args.first().ok_or("gen-hand-written needs a directory")?;
     let steps = match args.get(1).map(String::as_str) {
         Some("--steps") => number(args.get(2).ok_or("--steps needs a value")?)? as u32,
         Some(other) => return Err(format!("unknown argument `{other}`")),
@@ -588,5 +643,34 @@ pub fn gen_hand_written(args: &[String]) -> Result<(), String> {
         dag.edges(),
         dag.expected_checksum()
     );
+    Ok(())
+}
+
+/// `engine-breakdown [--steps N]`: the engine's phases on the big shape.
+pub fn engine_breakdown(args: &[String]) -> Result<(), String> {
+    let steps = match args.first().map(String::as_str) {
+        Some("--steps") => number(args.get(1).ok_or("--steps needs a value")?)?.max(1000) as u32,
+        Some(other) => return Err(format!("unknown argument `{other}`")),
+        None => 1_000_000,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    let shape = Shape::new(ShapeId::Big, "big", dag::fixed::big(steps), Load::Trivial);
+    println!(
+        "engine phases on {}\n\n| phase | time | per step | peak heap / step | left live / step |\n|---|---:|---:|---:|---:|",
+        describe(&shape)
+    );
+    let n = shape.dag.len();
+    for (name, took, memory) in contestants::engine::breakdown(&shape, &runtime) {
+        println!(
+            "| {name} | {} | {} | {:.0} B | {:.0} B |",
+            human(took),
+            per_step(took, n),
+            memory.peak as f64 / n as f64,
+            memory.retained as f64 / n as f64
+        );
+    }
     Ok(())
 }

@@ -205,7 +205,8 @@ impl Span {
     fn ended(&self, start: u64) {
         let now = Self::now();
         self.last_end.fetch_max(now, Ordering::Relaxed);
-        self.busy.fetch_add(now.saturating_sub(start), Ordering::Relaxed);
+        self.busy
+            .fetch_add(now.saturating_sub(start), Ordering::Relaxed);
     }
 
     /// How many steps were in progress at once, on average over the
@@ -214,8 +215,9 @@ impl Span {
     /// number of workers), whatever else the machine runs.
     pub fn parallelism(&self) -> Option<f64> {
         let makespan = self.makespan()?.as_secs_f64();
-        (makespan > 0.0)
-            .then(|| Duration::from_nanos(self.busy.load(Ordering::SeqCst)).as_secs_f64() / makespan)
+        (makespan > 0.0).then(|| {
+            Duration::from_nanos(self.busy.load(Ordering::SeqCst)).as_secs_f64() / makespan
+        })
     }
 
     /// From the first step's start to the last step's end.
@@ -340,7 +342,9 @@ fn run_timer(timer: &'static Timer) {
     loop {
         let now = Instant::now();
         while queue.peek().is_some_and(|q| q.0.deadline <= now) {
-            let Some(Reverse(due)) = queue.pop() else { break };
+            let Some(Reverse(due)) = queue.pop() else {
+                break;
+            };
             due.entry.fired.store(true, Ordering::Release);
             due.entry.waker.lock().unwrap().wake_by_ref();
         }
@@ -430,8 +434,8 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let sleeps = (0..1000u64)
-                .map(|i| tokio::spawn(precise_sleep(Duration::from_micros(i % 700))));
+            let sleeps =
+                (0..1000u64).map(|i| tokio::spawn(precise_sleep(Duration::from_micros(i % 700))));
             for sleep in sleeps.collect::<Vec<_>>() {
                 sleep.await.unwrap();
             }

@@ -31,9 +31,7 @@ impl Contestant for AsyncDag {
     fn prepare(&self, shape: &Arc<Shape>) -> Result<Run, String> {
         let extra = extra_nodes(&shape.dag, MAX_INPUTS);
         if extra > 0 {
-            eprintln!(
-                "  async_dag: {extra} partial-sum tasks added for fan-ins over {MAX_INPUTS}"
-            );
+            eprintln!("  async_dag: {extra} partial-sum tasks added for fan-ins over {MAX_INPUTS}");
         }
         let shape = Arc::clone(shape);
         Ok(Box::new(move |runtime| {
@@ -118,10 +116,9 @@ async fn run(shape: Arc<Shape>) -> u64 {
         indices.push(add(&mut graph, node, &inputs));
     }
     graph.run().await;
-    checksum(
-        shape
-            .sinks
-            .iter()
-            .map(|&s| graph.get_value::<u64>(indices[s as usize]).expect("a sink's output")),
-    )
+    checksum(shape.sinks.iter().map(|&s| {
+        graph
+            .get_value::<u64>(indices[s as usize])
+            .expect("a sink's output")
+    }))
 }

@@ -89,9 +89,10 @@ async fn run(shape: Arc<Shape>) -> u64 {
     graph.set_env(EnvVar::new(table));
     graph.async_start().await.expect("dagrs runs the DAG");
     let results = graph.get_results::<u64>();
-    checksum(shape.sinks.iter().map(|&s| {
-        **results[&ids[s as usize]]
-            .as_ref()
-            .expect("a sink's output")
-    }))
+    checksum(
+        shape
+            .sinks
+            .iter()
+            .map(|&s| **results[&ids[s as usize]].as_ref().expect("a sink's output")),
+    )
 }

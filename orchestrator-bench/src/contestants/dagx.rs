@@ -7,6 +7,10 @@
 //! task type per arity, chosen at run time. A `DagRunner` runs once, so each
 //! run builds it anew.
 
+// dagx passes each input as an argument: tasks of 7 and 8 inputs have that
+// many arguments.
+#![allow(clippy::too_many_arguments)]
+
 use std::sync::Arc;
 
 use dagx::{DagRunner, Task, TaskHandle, task};
@@ -91,9 +95,7 @@ fn add(dag: &DagRunner, node: Node, inputs: &[TaskHandle<u64>]) -> TaskHandle<u6
         [a, b, c, d, e] => dag.add_task(In5(node)).depends_on((a, b, c, d, e)),
         [a, b, c, d, e, f] => dag.add_task(In6(node)).depends_on((a, b, c, d, e, f)),
         [a, b, c, d, e, f, g] => dag.add_task(In7(node)).depends_on((a, b, c, d, e, f, g)),
-        [a, b, c, d, e, f, g, h] => {
-            dag.add_task(In8(node)).depends_on((a, b, c, d, e, f, g, h))
-        }
+        [a, b, c, d, e, f, g, h] => dag.add_task(In8(node)).depends_on((a, b, c, d, e, f, g, h)),
         _ => unreachable!("fan-ins are reduced to {MAX_INPUTS} inputs first"),
     }
 }

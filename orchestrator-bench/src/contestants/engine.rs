@@ -1,6 +1,7 @@
 //! Our runtime API, `WorkflowEngine`, in three ways of use.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use orchestrator::{BoxError, StepContext, Workflow, WorkflowEngine};
 
@@ -80,7 +81,10 @@ pub fn build(shape: &Shape, own_task: bool) -> (WorkflowEngine, Workflow) {
 }
 
 async fn execute(engine: &WorkflowEngine, workflow: &Workflow, shape: &Shape) -> u64 {
-    let report = engine.execute(workflow).await.expect("the workflow is valid");
+    let report = engine
+        .execute(workflow)
+        .await
+        .expect("the workflow is valid");
     assert!(report.is_success(), "{}", report.counts().failed);
     // Steps are reported in the order they were added: read sinks by index
     // (a lookup by name is a linear search).
@@ -91,4 +95,43 @@ async fn execute(engine: &WorkflowEngine, workflow: &Workflow, shape: &Shape) ->
             .iter()
             .map(|&s| *steps[s as usize].output::<u64>().expect("a sink's output")),
     )
+}
+
+/// Where the engine's time and memory go on `shape`, phase by phase: each
+/// phase's time and heap (peak above the start of the phase, and what it
+/// leaves live).
+pub fn breakdown(
+    shape: &Shape,
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<(&'static str, Duration, crate::alloc::Measurement)> {
+    use crate::alloc;
+    let mut phases = Vec::new();
+    let mut phase = |name: &'static str, f: &mut dyn FnMut()| {
+        alloc::start();
+        let start = Instant::now();
+        f();
+        let took = start.elapsed();
+        phases.push((name, took, alloc::stop()));
+    };
+    let mut built = None;
+    phase("build: add_step + depends_on", &mut || {
+        built = Some(build(shape, false));
+    });
+    let (engine, workflow) = built.take().expect("built");
+    phase("validate: the plan", &mut || {
+        workflow.validate().expect("valid");
+    });
+    let mut report = None;
+    phase("execute: run to the report", &mut || {
+        report = Some(
+            runtime
+                .block_on(async { engine.execute(&workflow).await })
+                .expect("valid"),
+        );
+    });
+    assert!(report.as_ref().is_some_and(|r| r.is_success()));
+    phase("drop the report", &mut || drop(report.take()));
+    let mut workflow = Some(workflow);
+    phase("drop the workflow", &mut || drop(workflow.take()));
+    phases
 }

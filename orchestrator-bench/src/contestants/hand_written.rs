@@ -42,7 +42,8 @@ impl Contestant for HandWritten {
                         let mut out = vec![0u64; dag.len()];
                         for step in 0..dag.len() {
                             load.perform(step).await;
-                            out[step] = step_value(dag.parents(step).iter().map(|&p| out[p as usize]));
+                            out[step] =
+                                step_value(dag.parents(step).iter().map(|&p| out[p as usize]));
                         }
                         checksum(shape.sinks.iter().map(|&s| out[s as usize]))
                     }

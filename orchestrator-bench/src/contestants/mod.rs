@@ -186,6 +186,63 @@ pub fn extra_nodes(dag: &Dag, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dag;
+    use crate::work::Span;
+
+    fn runtime() -> Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn every_contestant_gets_the_right_checksum(shape: Shape) {
+        let runtime = runtime();
+        let shape = Arc::new(shape);
+        for contestant in all() {
+            let mut run = contestant.prepare(&shape).unwrap();
+            let outcome = run(&runtime);
+            assert_eq!(
+                outcome.checksum,
+                shape.expected,
+                "{} on {}",
+                contestant.name(),
+                shape.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_contestant_runs_the_chain_right() {
+        every_contestant_gets_the_right_checksum(Shape::new(
+            ShapeId::Chain,
+            "chain",
+            dag::fixed::chain(),
+            Load::Trivial,
+        ));
+    }
+
+    #[test]
+    fn every_contestant_runs_the_fan_out_right_adapting_its_fan_in() {
+        every_contestant_gets_the_right_checksum(Shape::new(
+            ShapeId::FanOut,
+            "fan-out",
+            dag::fixed::fan_out(),
+            Load::Trivial,
+        ));
+    }
+
+    #[test]
+    fn every_contestant_runs_a_layered_dag_of_sleeping_steps_right() {
+        let dag = Dag::layered(300, 30, 3);
+        let nanos = (0..dag.len() as u32).map(|i| 1_000 + i * 300).collect();
+        let load = Load::Sleep {
+            nanos,
+            span: Arc::new(Span::default()),
+        };
+        every_contestant_gets_the_right_checksum(Shape::new(ShapeId::Big, "small", dag, load));
+    }
 
     #[test]
     fn reduce_fan_in_keeps_the_sum_and_bounds_the_width() {
