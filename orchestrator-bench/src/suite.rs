@@ -174,10 +174,11 @@ pub fn run(options: Options) -> Result<(), String> {
         };
         let skip = |contestant: &str| {
             let time = predicted(contestant).filter(|_| shape.id == ShapeId::Big)?;
-            (time > options.budget).then(|| {
+            // A memory run and at least one timed run must fit.
+            (time * 2 > options.budget).then(|| {
                 format!(
-                    "not run: at its time per step on the layered shape, one run would take ~{}, \
-                     over the {} s budget",
+                    "not run: at its time per step on the layered shape, one run would take ~{} \
+                     (and more, as it grows worse than linearly), over half the {} s budget",
                     human(time),
                     options.budget.as_secs()
                 )
