@@ -551,7 +551,7 @@ fn headline(results: &[ShapeResult], cores: usize) -> String {
                 Some((peer, t)) => {
                     let ratio = t.as_secs_f64() / ours.median.as_secs_f64();
                     let met = if ratio >= 2.0 { "met" } else { "MISSED" };
-                    format!("{ratio:.2}× faster than {peer} | {met}")
+                    format!("speed-up {ratio:.2}× over {peer} | {met}")
                 }
                 None => "no peer finished | –".into(),
             };
