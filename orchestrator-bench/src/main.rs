@@ -60,7 +60,16 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("gen-hand-written") => suite::gen_hand_written(&args[1..]),
         Some("engine-breakdown") => suite::engine_breakdown(&args[1..]),
-        _ => suite::Options::parse(&args).and_then(suite::run),
+        _ => match suite::Options::parse(&args) {
+            Ok(options) => {
+                if let Err(message) = suite::run(options) {
+                    eprintln!("error: {message}");
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
+            Err(message) => Err(message),
+        },
     };
     if let Err(message) = result {
         eprintln!("error: {message}\n\n{HELP}");

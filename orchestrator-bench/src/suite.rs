@@ -133,7 +133,9 @@ struct Row {
     memory: Option<alloc::Measurement>,
 }
 
-/// Runs the suite and prints the tables.
+/// Runs the suite and prints the tables. Fails when a contestant reported
+/// a wrong result, so a smoke run in CI catches a broken contestant (slow
+/// ones only show in the tables).
 pub fn run(options: Options) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -194,7 +196,24 @@ pub fn run(options: Options) -> Result<(), String> {
         load_average(),
         human(started.elapsed())
     );
-    Ok(())
+    let wrong: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.rows
+                .iter()
+                .filter(|row| {
+                    row.note
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("WRONG RESULT"))
+                })
+                .map(move |row| format!("{} on {}", row.name, r.shape.name))
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("wrong results from {}", wrong.join(", ")))
+    }
 }
 
 fn make_shape(name: &str, options: &Options, spin_iterations: u32) -> Shape {
