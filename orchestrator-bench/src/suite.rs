@@ -572,7 +572,7 @@ fn headline(results: &[ShapeResult], cores: usize) -> String {
                     let met = if ratio >= 2.0 { "met" } else { "MISSED" };
                     format!("speed-up {ratio:.2}× over {peer} | {met}")
                 }
-                None => "no peer finished | –".into(),
+                None => "no peer ran | –".into(),
             };
             let _ = writeln!(
                 out,
