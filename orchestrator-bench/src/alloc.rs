@@ -113,24 +113,26 @@ mod tests {
 
     #[test]
     fn counts_an_allocation_and_its_peak() {
-        let _guard = ONE_AT_A_TIME.lock().unwrap();
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         start();
         let big = vec![0u8; 1 << 20];
         std::hint::black_box(&big);
         drop(big);
         let m = stop();
+        // Only the peak is certain: other test threads may allocate or free
+        // meanwhile, and frees saturate at zero, so they can only lower the
+        // count *after* the peak.
         assert!(m.peak >= 1 << 20, "{m:?}");
-        assert!(m.retained < 1 << 20, "{m:?}");
     }
 
     #[test]
     fn counts_a_grown_vector_at_its_new_size() {
-        let _guard = ONE_AT_A_TIME.lock().unwrap();
+        let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         start();
         let mut v: Vec<u8> = Vec::with_capacity(16);
         v.resize(4 << 20, 1);
         std::hint::black_box(&v);
         let m = stop();
-        assert!(m.peak >= 4 << 20 && m.retained >= 4 << 20, "{m:?}");
+        assert!(m.peak >= 4 << 20, "{m:?}");
     }
 }
