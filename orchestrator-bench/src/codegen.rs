@@ -1,0 +1,219 @@
+//! Writes the hand-written async code for a DAG: the code a person would
+//! write for it with `.await` and `join!`, one `let` per step, no
+//! allocation and no scheduler. The build script uses it for the
+//! benchmark's fixed shapes; the compile-time comparison uses it for a
+//! standalone 200-step program.
+//!
+//! Each layer of the DAG becomes one join of its steps (a layer of one step
+//! is a plain `.await`); the function returns the checksum of the sinks.
+//! Steps call `load.step(id, [inputs])`, an async method the caller
+//! provides.
+
+use std::fmt::Write as _;
+
+use crate::dag::Dag;
+
+/// The source of `pub async fn {name}(load: &{load_type}) -> u64` running
+/// `dag` layer by layer. `join` is the path of a function joining one
+/// layer: `join(load, [(step, [inputs]); N]) -> impl Future<Output = [u64; N]>`.
+///
+/// Each layer is its own `async fn` over a slice of the outputs so far, so
+/// the compiler never sees one function with thousands of locals (one such
+/// function for the 10,000-step DAG took rustc over 10 GB and 15 minutes).
+pub fn hand_written_fn(dag: &Dag, name: &str, load_type: &str, join: &str) -> String {
+    let mut src = String::new();
+    let _ = writeln!(
+        src,
+        "/// The hand-written code for the `{name}` DAG ({} steps, {} edges).",
+        dag.len(),
+        dag.edges()
+    );
+    let _ = writeln!(src, "pub async fn {name}(load: &{load_type}) -> u64 {{");
+    let _ = writeln!(src, "    let mut s = vec![0u64; {}];", dag.len());
+    let layers: Vec<_> = dag.layers().collect();
+    // Runs of single-step layers (a chain) go into one function each, up
+    // to this many steps, as a person would write a sequence of awaits.
+    const CHUNK: usize = 100;
+    let mut functions = String::new();
+    let mut i = 0;
+    let mut count = 0;
+    while i < layers.len() {
+        let function = format!("{name}_{count}");
+        count += 1;
+        let _ = writeln!(src, "    {function}(load, &mut s).await;");
+        let _ = writeln!(
+            functions,
+            "#[allow(clippy::all)]\nasync fn {function}(load: &{load_type}, s: &mut [u64]) {{"
+        );
+        if layers[i].len() == 1 {
+            let mut steps = 0;
+            while i < layers.len() && layers[i].len() == 1 && steps < CHUNK {
+                let step = layers[i].start;
+                let _ = writeln!(functions, "    s[{step}] = {}.await;", step_call(dag, step));
+                i += 1;
+                steps += 1;
+            }
+        } else {
+            // A layer: its steps joined. Inputs are padded with zeros to the
+            // layer's widest step (adding 0 changes no sum), so that every
+            // step of the layer has the same future type and the layer is
+            // an array, joined without allocating. (A literal `join!` of
+            // 100 futures, 100 times, took rustc minutes to compile.)
+            let layer = layers[i].clone();
+            let width = layer
+                .clone()
+                .map(|s| dag.parents(s).len())
+                .max()
+                .unwrap_or(0);
+            let steps: Vec<String> = layer
+                .clone()
+                .map(|step| {
+                    let mut inputs: Vec<String> = dag
+                        .parents(step)
+                        .iter()
+                        .map(|p| format!("s[{p}]"))
+                        .collect();
+                    inputs.resize(width, "0".into());
+                    format!("({step}, [{}])", inputs.join(", "))
+                })
+                .collect();
+            let _ = writeln!(
+                functions,
+                "    let v = {join}(load, [\n        {}\n    ]).await;\n    \
+                 s[{}..{}].copy_from_slice(&v);",
+                steps.join(",\n        "),
+                layer.start,
+                layer.end
+            );
+            i += 1;
+        }
+        let _ = writeln!(functions, "}}\n");
+    }
+    let sinks: Vec<String> = dag.sinks().iter().map(|s| s.to_string()).collect();
+    let _ = writeln!(
+        src,
+        "    const SINKS: [usize; {}] = [{}];\n    \
+         SINKS.iter().fold(0u64, |acc, &i| acc.wrapping_add(s[i]))\n}}\n",
+        sinks.len(),
+        sinks.join(", ")
+    );
+    src.push_str(&functions);
+    src
+}
+
+fn step_call(dag: &Dag, step: usize) -> String {
+    let inputs: Vec<String> = dag
+        .parents(step)
+        .iter()
+        .map(|p| format!("s[{p}]"))
+        .collect();
+    format!("load.step({step}, [{}])", inputs.join(", "))
+}
+
+fn wrapping_sum(terms: &[String]) -> String {
+    let mut expr = String::from("0u64");
+    for term in terms {
+        let _ = write!(expr, ".wrapping_add({term})");
+    }
+    expr
+}
+
+/// A standalone `main.rs` for the compile-time comparison: `dag` written by
+/// hand as async functions, one per step, and a `main` that runs it on a
+/// current-thread tokio runtime and prints the checksum.
+///
+/// Unlike [`hand_written_fn`], each step is its own `async fn` (as a person
+/// writing a 200-step workflow by hand would), so the compiler has as many
+/// functions to check as the DSL version has steps.
+pub fn hand_written_program(dag: &Dag) -> String {
+    let mut src = String::new();
+    let _ = writeln!(
+        src,
+        "//! {} steps and {} edges, written by hand with `.await` and `join!`.\n\
+         //! Generated by `orchestrator-bench gen-hand-written`; expected checksum {}.\n",
+        dag.len(),
+        dag.edges(),
+        dag.expected_checksum()
+    );
+    for step in 0..dag.len() {
+        let params: Vec<String> = dag
+            .parents(step)
+            .iter()
+            .map(|p| format!("s{p}: u64"))
+            .collect();
+        let body = wrapping_sum(
+            &dag.parents(step)
+                .iter()
+                .map(|p| format!("s{p}"))
+                .collect::<Vec<_>>(),
+        );
+        let _ = writeln!(
+            src,
+            "async fn step{step}({}) -> u64 {{\n    1u64.wrapping_add({body})\n}}\n",
+            params.join(", ")
+        );
+    }
+    let _ = writeln!(src, "async fn run() -> u64 {{");
+    for layer in dag.layers() {
+        let calls: Vec<String> = layer
+            .clone()
+            .map(|step| {
+                let args: Vec<String> = dag.parents(step).iter().map(|p| format!("s{p}")).collect();
+                format!("step{step}({})", args.join(", "))
+            })
+            .collect();
+        if calls.len() == 1 {
+            let _ = writeln!(src, "    let s{} = {}.await;", layer.start, calls[0]);
+        } else {
+            let names: Vec<String> = layer.clone().map(|s| format!("s{s}")).collect();
+            let _ = writeln!(
+                src,
+                "    let ({}) = tokio::join!(\n        {}\n    );",
+                names.join(", "),
+                calls.join(",\n        ")
+            );
+        }
+    }
+    let sinks: Vec<String> = dag.sinks().iter().map(|s| format!("s{s}")).collect();
+    let _ = writeln!(src, "    {}\n}}\n", wrapping_sum(&sinks));
+    let _ = writeln!(
+        src,
+        "fn main() {{\n    \
+         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();\n    \
+         println!(\"{{}}\", runtime.block_on(run()));\n}}"
+    );
+    src
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_is_a_sequence_of_awaits() {
+        let src = hand_written_fn(&Dag::chain(3), "chain", "Load", "join_layer");
+        assert!(src.contains("s[0] = load.step(0, []).await;"), "{src}");
+        assert!(src.contains("s[2] = load.step(2, [s[1]]).await;"), "{src}");
+        assert_eq!(src.matches("async fn chain_").count(), 1, "{src}");
+        assert!(src.contains("const SINKS: [usize; 1] = [2];"), "{src}");
+    }
+
+    #[test]
+    fn a_wide_layer_is_one_join() {
+        let src = hand_written_fn(&Dag::fan_out(2), "fan", "Load", "join_layer");
+        assert!(src.contains("let v = join_layer(load, [\n        (1, [s[0]]),\n        (2, [s[0]])\n    ]).await;"), "{src}");
+        assert!(src.contains("s[1..3].copy_from_slice(&v);"), "{src}");
+        assert!(
+            src.contains("s[3] = load.step(3, [s[1], s[2]]).await"),
+            "{src}"
+        );
+    }
+
+    #[test]
+    fn the_program_has_one_function_per_step() {
+        let dag = Dag::layered(200, 10, 1);
+        let src = hand_written_program(&dag);
+        assert_eq!(src.matches("async fn step").count(), 200);
+        assert!(src.contains("fn main()"));
+    }
+}

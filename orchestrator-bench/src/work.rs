@@ -1,0 +1,479 @@
+//! What a step does besides adding its inputs: nothing, sleep, or burn CPU.
+//! Every contestant calls [`Load::perform`] in each step, so they all do the
+//! same work.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// The work of every step of one shape.
+#[derive(Debug, Clone)]
+pub enum Load {
+    /// Steps only add their inputs.
+    Trivial,
+    /// Step `i` sleeps `nanos[i]` on the [precise timer](precise_sleep).
+    Sleep {
+        /// Each step's sleep, in nanoseconds.
+        nanos: Arc<[u32]>,
+        /// When the first step started and the last ended.
+        span: Arc<Span>,
+    },
+    /// Every step burns the CPU for `iterations` rounds of a hash.
+    Spin {
+        /// Rounds of the hash per step.
+        iterations: u32,
+        /// When the first step started and the last ended.
+        span: Arc<Span>,
+    },
+}
+
+impl Load {
+    /// Does step `step`'s work.
+    #[inline]
+    pub async fn perform(&self, step: usize) {
+        match self {
+            Load::Trivial => {}
+            Load::Sleep { nanos, span } => {
+                let start = span.started();
+                precise_sleep(Duration::from_nanos(u64::from(nanos[step]))).await;
+                span.ended(start);
+            }
+            Load::Spin { iterations, span } => {
+                let start = span.started();
+                std::hint::black_box(spin(*iterations));
+                span.ended(start);
+            }
+        }
+    }
+
+    /// A whole step as hand-written code calls it: the work, then
+    /// `1 + the sum of inputs`.
+    #[inline]
+    pub async fn step<const N: usize>(&self, step: usize, inputs: [u64; N]) -> u64 {
+        self.perform(step).await;
+        crate::dag::step_value(inputs)
+    }
+
+    /// Whether steps spend noticeable time (sleep or CPU): such shapes are
+    /// judged by their makespan.
+    pub fn span(&self) -> Option<&Arc<Span>> {
+        match self {
+            Load::Trivial => None,
+            Load::Sleep { span, .. } | Load::Spin { span, .. } => Some(span),
+        }
+    }
+}
+
+/// Runs the steps of one layer concurrently, as `join!` does, for the
+/// hand-written code: step `id` with `inputs` does its work and yields
+/// `1 + the sum of inputs`. Every step's work is the same as in
+/// [`Load::perform`]; the layer polls each unfinished step on every wake,
+/// like `join!`, and allocates nothing.
+pub fn join_layer<const K: usize, const N: usize>(
+    load: &Load,
+    steps: [(usize, [u64; K]); N],
+) -> JoinLayer<'_, K, N> {
+    JoinLayer {
+        load,
+        steps,
+        slots: std::array::from_fn(|_| Slot::Start),
+        done: [0; N],
+        left: N,
+    }
+}
+
+/// The future of [`join_layer`].
+#[derive(Debug)]
+pub struct JoinLayer<'a, const K: usize, const N: usize> {
+    load: &'a Load,
+    steps: [(usize, [u64; K]); N],
+    slots: [Slot; N],
+    done: [u64; N],
+    left: usize,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Start,
+    /// Sleeping since the given time (see [`Span`]).
+    Sleeping(PreciseSleep, u64),
+    Done,
+}
+
+impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
+    type Output = [u64; N];
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<[u64; N]> {
+        let this = self.get_mut();
+        for i in 0..N {
+            let (step, inputs) = this.steps[i];
+            let finished = match (&mut this.slots[i], this.load) {
+                (Slot::Done, _) => continue,
+                (Slot::Start, Load::Trivial) => true,
+                (Slot::Start, Load::Spin { iterations, span }) => {
+                    let start = span.started();
+                    std::hint::black_box(spin(*iterations));
+                    span.ended(start);
+                    true
+                }
+                (Slot::Start, Load::Sleep { nanos, span }) => {
+                    let start = span.started();
+                    let mut sleep = precise_sleep(Duration::from_nanos(u64::from(nanos[step])));
+                    if Pin::new(&mut sleep).poll(cx).is_ready() {
+                        span.ended(start);
+                        true
+                    } else {
+                        this.slots[i] = Slot::Sleeping(sleep, start);
+                        false
+                    }
+                }
+                (Slot::Sleeping(sleep, start), load) => {
+                    let ready = Pin::new(sleep).poll(cx).is_ready();
+                    if ready && let Some(span) = load.span() {
+                        span.ended(*start);
+                    }
+                    ready
+                }
+            };
+            if finished {
+                this.slots[i] = Slot::Done;
+                this.done[i] = crate::dag::step_value(inputs);
+                this.left -= 1;
+            }
+        }
+        if this.left == 0 {
+            Poll::Ready(this.done)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The first start and the last end of the steps of a run, and the time
+/// they spent in all.
+#[derive(Debug)]
+pub struct Span {
+    /// Nanoseconds since [`epoch`].
+    first_start: AtomicU64,
+    last_end: AtomicU64,
+    /// The sum of every step's time from its start to its end.
+    busy: AtomicU64,
+}
+
+/// A fixed instant that spans count from, so that reading the clock needs
+/// no lock.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Default for Span {
+    fn default() -> Self {
+        epoch();
+        Self {
+            first_start: AtomicU64::new(u64::MAX),
+            last_end: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Span {
+    /// Forgets the last run.
+    pub fn reset(&self) {
+        self.first_start.store(u64::MAX, Ordering::SeqCst);
+        self.last_end.store(0, Ordering::SeqCst);
+        self.busy.store(0, Ordering::SeqCst);
+    }
+
+    fn now() -> u64 {
+        epoch().elapsed().as_nanos() as u64
+    }
+
+    /// Records a step's start; returns the time to pass to [`Self::ended`].
+    fn started(&self) -> u64 {
+        let now = Self::now();
+        self.first_start.fetch_min(now, Ordering::Relaxed);
+        now
+    }
+
+    fn ended(&self, start: u64) {
+        let now = Self::now();
+        self.last_end.fetch_max(now, Ordering::Relaxed);
+        self.busy
+            .fetch_add(now.saturating_sub(start), Ordering::Relaxed);
+    }
+
+    /// How many steps were in progress at once, on average over the
+    /// makespan: the sum of the steps' times ÷ the makespan. For CPU-bound
+    /// steps it is the number of threads the steps kept busy (at most the
+    /// number of workers), whatever else the machine runs.
+    pub fn parallelism(&self) -> Option<f64> {
+        let makespan = self.makespan()?.as_secs_f64();
+        (makespan > 0.0).then(|| {
+            Duration::from_nanos(self.busy.load(Ordering::SeqCst)).as_secs_f64() / makespan
+        })
+    }
+
+    /// From the first step's start to the last step's end.
+    pub fn makespan(&self) -> Option<Duration> {
+        let (start, end) = (
+            self.first_start.load(Ordering::SeqCst),
+            self.last_end.load(Ordering::SeqCst),
+        );
+        (start <= end).then(|| Duration::from_nanos(end - start))
+    }
+}
+
+/// `iterations` rounds of a multiply-xorshift hash: CPU work that the
+/// optimizer cannot remove.
+pub fn spin(iterations: u32) -> u64 {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for i in 0..iterations {
+        x = x
+            .wrapping_mul(0x5851_F42D_4C95_7F2D)
+            .wrapping_add(u64::from(i));
+        x ^= x >> 29;
+    }
+    x
+}
+
+/// How many [`spin`] iterations take about `target` on this machine.
+pub fn calibrate_spin(target: Duration) -> u32 {
+    let mut iterations = 1_000u32;
+    loop {
+        let start = Instant::now();
+        std::hint::black_box(spin(iterations));
+        let took = start.elapsed();
+        if took >= Duration::from_millis(20) {
+            // Take the fastest of a few tries: other processes only slow
+            // it down.
+            let best = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    std::hint::black_box(spin(iterations));
+                    start.elapsed()
+                })
+                .min()
+                .unwrap_or(took);
+            let per_iteration = best.as_secs_f64() / f64::from(iterations);
+            return (target.as_secs_f64() / per_iteration).max(1.0) as u32;
+        }
+        iterations = iterations.saturating_mul(2);
+    }
+}
+
+/// Sleeps `duration`, woken by a dedicated timer thread with the kernel's
+/// timer slack set to 1 ns, so sleeps of microseconds are honoured to within
+/// a few microseconds of wake-up latency. Tokio's own timer rounds every
+/// sleep up to its 1 ms tick, which would make a 1 µs step take 1 ms.
+///
+/// Works under any executor: it only stores the task's waker.
+pub fn precise_sleep(duration: Duration) -> PreciseSleep {
+    PreciseSleep {
+        deadline: Instant::now() + duration,
+        entry: None,
+    }
+}
+
+/// The future of [`precise_sleep`].
+#[derive(Debug)]
+pub struct PreciseSleep {
+    deadline: Instant,
+    entry: Option<Arc<Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    fired: AtomicBool,
+    waker: Mutex<Waker>,
+}
+
+struct Timer {
+    queue: Mutex<BinaryHeap<Reverse<Queued>>>,
+    changed: Condvar,
+}
+
+struct Queued {
+    deadline: Instant,
+    entry: Arc<Entry>,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.deadline.cmp(&other.deadline)
+    }
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
+    TIMER.get_or_init(|| {
+        let timer: &'static Timer = Box::leak(Box::new(Timer {
+            queue: Mutex::new(BinaryHeap::new()),
+            changed: Condvar::new(),
+        }));
+        std::thread::Builder::new()
+            .name("precise-timer".into())
+            .spawn(move || run_timer(timer))
+            .expect("the timer thread starts");
+        timer
+    })
+}
+
+fn run_timer(timer: &'static Timer) {
+    set_timer_slack_to_one_nanosecond();
+    let mut queue = timer.queue.lock().unwrap();
+    loop {
+        let now = Instant::now();
+        while queue.peek().is_some_and(|q| q.0.deadline <= now) {
+            let Some(Reverse(due)) = queue.pop() else {
+                break;
+            };
+            due.entry.fired.store(true, Ordering::Release);
+            due.entry.waker.lock().unwrap().wake_by_ref();
+        }
+        queue = match queue.peek() {
+            None => timer.changed.wait(queue).unwrap(),
+            Some(next) => {
+                let wait = next.0.deadline.saturating_duration_since(now);
+                timer.changed.wait_timeout(queue, wait).unwrap().0
+            }
+        };
+    }
+}
+
+/// Linux lets a thread ask for precise timer wake-ups; by default the kernel
+/// may delay them by up to 50 µs to batch them.
+fn set_timer_slack_to_one_nanosecond() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_TIMERSLACK takes one integer argument and only
+        // changes the calling thread's timer slack; no memory is passed.
+        let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+    }
+}
+
+impl Future for PreciseSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(entry) = &self.entry {
+            if entry.fired.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            let mut waker = entry.waker.lock().unwrap();
+            if !waker.will_wake(cx.waker()) {
+                waker.clone_from(cx.waker());
+            }
+            return Poll::Pending;
+        }
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let entry = Arc::new(Entry {
+            fired: AtomicBool::new(false),
+            waker: Mutex::new(cx.waker().clone()),
+        });
+        self.entry = Some(Arc::clone(&entry));
+        let timer = timer();
+        let mut queue = timer.queue.lock().unwrap();
+        let earliest = queue.peek().is_none_or(|q| self.deadline < q.0.deadline);
+        queue.push(Reverse(Queued {
+            deadline: self.deadline,
+            entry,
+        }));
+        drop(queue);
+        if earliest {
+            timer.changed.notify_one();
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precise_sleep_sleeps_at_least_its_duration_and_wakes() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut worst = Duration::ZERO;
+        for micros in [1, 50, 300, 1500] {
+            let wanted = Duration::from_micros(micros);
+            let start = Instant::now();
+            runtime.block_on(precise_sleep(wanted));
+            let took = start.elapsed();
+            assert!(took >= wanted, "{took:?} < {wanted:?}");
+            worst = worst.max(took - wanted);
+        }
+        // On a quiet machine it is late by microseconds; the bound only
+        // catches a timer that does not wake, as tests run in parallel on a
+        // shared machine.
+        assert!(worst < Duration::from_millis(50), "late by {worst:?}");
+    }
+
+    #[test]
+    fn many_sleeps_at_once_all_wake() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let sleeps =
+                (0..1000u64).map(|i| tokio::spawn(precise_sleep(Duration::from_micros(i % 700))));
+            for sleep in sleeps.collect::<Vec<_>>() {
+                sleep.await.unwrap();
+            }
+        });
+    }
+
+    #[test]
+    fn join_layer_runs_every_step_and_adds_its_inputs() {
+        let trivial = Load::Trivial;
+        let values = futures::executor::block_on(join_layer(&trivial, [(0, [1, 2]), (1, [5, 0])]));
+        assert_eq!(values, [4, 6]);
+        let span = Arc::new(Span::default());
+        let sleepy = Load::Sleep {
+            nanos: Arc::from([300_000u32, 1_000]),
+            span: Arc::clone(&span),
+        };
+        let start = Instant::now();
+        let values = futures::executor::block_on(join_layer(&sleepy, [(0, [1]), (1, [2])]));
+        assert_eq!(values, [2, 3]);
+        assert!(start.elapsed() >= Duration::from_micros(300));
+        assert!(span.makespan().unwrap() >= Duration::from_micros(300));
+    }
+
+    #[test]
+    fn span_measures_from_first_start_to_last_end() {
+        let span = Arc::new(Span::default());
+        let load = Load::Spin {
+            iterations: 10,
+            span: Arc::clone(&span),
+        };
+        assert_eq!(span.makespan(), None);
+        futures::executor::block_on(async {
+            load.perform(0).await;
+            load.perform(1).await;
+        });
+        assert!(span.makespan().is_some());
+    }
+}
