@@ -23,18 +23,24 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
 pub mod graph;
+pub mod render;
 
 mod context;
+mod definition;
 mod engine;
 mod error;
 mod events;
 mod executor;
 mod report;
 mod retry;
+mod validate;
 mod workflow;
 
+pub use analysis::{Analysis, RedundantEdge, analyze};
 pub use context::{Resources, StepContext};
+pub use definition::{StepDefinition, WorkflowDefinition};
 pub use engine::{CancelHandle, EngineBuilder, Execution, WorkflowEngine};
 pub use error::{
     BoxError, ContextError, RunFailed, ValidationError, ValidationErrors, WorkflowError,

@@ -1,0 +1,210 @@
+//! The one validation of a workflow's shape, shared by runtime workflows
+//! ([`Workflow`](crate::Workflow)) and plain definitions
+//! ([`WorkflowDefinition`](crate::WorkflowDefinition)).
+//!
+//! It looks only at names: each step's name and the names it depends on. It
+//! resolves the names into the index form the graph algorithms work on, and
+//! collects every problem on the way, in a stable order: empty names,
+//! repeated names, then per step its self-dependency and unknown
+//! dependencies, then every cycle.
+
+use std::collections::HashMap;
+
+use crate::error::ValidationError;
+use crate::graph;
+
+/// How many name comparisons "did you mean" may spend in one validation.
+/// Each unknown dependency compares its name with every step's, so a huge
+/// workflow full of typos would otherwise take quadratic time; past this
+/// budget the remaining unknown dependencies get no suggestion.
+const SUGGESTION_BUDGET: usize = 10_000_000;
+
+/// A step as validation sees it: a name and the names it depends on.
+pub(crate) trait NamedStep {
+    /// The step's name.
+    fn name(&self) -> &str;
+    /// The names of the steps it depends on, as written.
+    fn depends_on(&self) -> &[String];
+}
+
+/// The outcome of [`check`]: the dependencies as indices, and every problem.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    /// For each step, the positions of its dependencies, sorted, without
+    /// repeats; self-dependencies and unknown names are left out.
+    pub(crate) deps: Vec<Vec<usize>>,
+    /// Every problem found, in a stable order (empty when valid).
+    pub(crate) errors: Vec<ValidationError>,
+}
+
+/// Resolves the steps' dependencies to positions and checks the workflow:
+/// empty and repeated names, self-dependencies, unknown dependencies (with
+/// the closest existing name) and cycles (with their whole path).
+///
+/// Runs in time linear in steps and dependencies (plus the "did you mean"
+/// comparisons, which are bounded), iteratively.
+pub(crate) fn check<S: NamedStep>(workflow: &str, steps: &[S]) -> Checked {
+    check_with_budget(workflow, steps, SUGGESTION_BUDGET)
+}
+
+fn check_with_budget<S: NamedStep>(
+    workflow: &str,
+    steps: &[S],
+    suggestion_budget: usize,
+) -> Checked {
+    let mut errors = Vec::new();
+    // name -> (first position, how many steps carry it)
+    let mut index: HashMap<&str, (usize, usize)> = HashMap::with_capacity(steps.len());
+    for (position, step) in steps.iter().enumerate() {
+        if step.name().is_empty() {
+            errors.push(ValidationError::EmptyName {
+                workflow: workflow.to_owned(),
+                position,
+            });
+        }
+        index.entry(step.name()).or_insert((position, 0)).1 += 1;
+    }
+    for (position, step) in steps.iter().enumerate() {
+        let name = step.name();
+        match index.get(name) {
+            Some(&(first, count)) if count > 1 && !name.is_empty() && first == position => {
+                errors.push(ValidationError::DuplicateStep {
+                    workflow: workflow.to_owned(),
+                    step: name.to_owned(),
+                    count,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    let mut suggestion_budget = suggestion_budget;
+    let mut deps = Vec::with_capacity(steps.len());
+    for step in steps {
+        let mut ids = Vec::with_capacity(step.depends_on().len());
+        for dependency in step.depends_on() {
+            if dependency == step.name() {
+                errors.push(ValidationError::SelfDependency {
+                    workflow: workflow.to_owned(),
+                    step: step.name().to_owned(),
+                });
+                continue;
+            }
+            match index.get(dependency.as_str()) {
+                Some(&(id, _)) => ids.push(id),
+                None => {
+                    let suggestion = if suggestion_budget >= steps.len() {
+                        suggestion_budget -= steps.len();
+                        graph::closest_name(dependency, steps.iter().map(NamedStep::name))
+                            .map(str::to_owned)
+                    } else {
+                        None
+                    };
+                    errors.push(ValidationError::UnknownDependency {
+                        workflow: workflow.to_owned(),
+                        step: step.name().to_owned(),
+                        dependency: dependency.clone(),
+                        suggestion,
+                    });
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        deps.push(ids);
+    }
+
+    for cycle in graph::cycles(&deps) {
+        errors.push(ValidationError::Cycle {
+            workflow: workflow.to_owned(),
+            path: cycle.iter().map(|&i| steps[i].name().to_owned()).collect(),
+        });
+    }
+    Checked { deps, errors }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Step(&'static str, Vec<String>);
+
+    impl NamedStep for Step {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn depends_on(&self) -> &[String] {
+            &self.1
+        }
+    }
+
+    fn step(name: &'static str, deps: &[&str]) -> Step {
+        Step(name, deps.iter().map(|d| (*d).to_owned()).collect())
+    }
+
+    #[test]
+    fn dependencies_resolve_to_sorted_positions_without_repeats() {
+        let steps = [step("a", &[]), step("b", &[]), step("c", &["b", "a", "b"])];
+        let checked = check("wf", &steps);
+        assert!(checked.errors.is_empty());
+        assert_eq!(checked.deps, vec![vec![], vec![], vec![0, 1]]);
+    }
+
+    #[test]
+    fn problems_come_in_a_stable_order() {
+        let steps = [
+            step("b", &["c"]),
+            step("c", &["b", "x"]),
+            step("", &[]),
+            step("c", &["c"]),
+        ];
+        let kinds: Vec<String> = check("wf", &steps)
+            .errors
+            .iter()
+            .map(|e| match e {
+                ValidationError::EmptyName { position, .. } => format!("empty {position}"),
+                ValidationError::DuplicateStep { step, .. } => format!("duplicate {step}"),
+                ValidationError::SelfDependency { step, .. } => format!("self {step}"),
+                ValidationError::UnknownDependency { dependency, .. } => {
+                    format!("unknown {dependency}")
+                }
+                ValidationError::Cycle { path, .. } => format!("cycle {}", path.join(" ")),
+                other => format!("{other}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "empty 2",
+                "duplicate c",
+                "unknown x",
+                "self c",
+                "cycle b c b"
+            ]
+        );
+    }
+
+    #[test]
+    fn suggestions_stop_when_their_budget_is_spent() {
+        // Each unknown name costs one comparison per step; a workflow whose
+        // steps times unknown names exceeds the budget gets no quadratic
+        // blow-up, just fewer suggestions.
+        let mut steps = vec![step("scan", &[]), step("review", &[]), step("fix", &[])];
+        steps[0].1 = vec!["reveiw".into(), "fxi".into(), "revew".into()];
+        let errors = check_with_budget("wf", &steps, 7).errors;
+        let suggested = errors
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ValidationError::UnknownDependency {
+                        suggestion: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(errors.len(), 3);
+        assert_eq!(suggested, 2, "{errors:?}");
+    }
+}
