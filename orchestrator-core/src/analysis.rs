@@ -26,11 +26,11 @@
 
 use crate::definition::WorkflowDefinition;
 use crate::error::ValidationError;
-use crate::graph;
 
-/// The default for [`AnalysisOptions::redundant_edge_budget`]: a hundred
-/// million dependency visits, a fraction of a second on one core.
-pub const DEFAULT_REDUNDANT_EDGE_BUDGET: u64 = 100_000_000;
+/// The default for [`AnalysisOptions::redundant_edge_budget`]: fifty
+/// million dependency visits, about a second on one core of a small
+/// machine in the worst case (visits in random order).
+pub const DEFAULT_REDUNDANT_EDGE_BUDGET: u64 = 50_000_000;
 
 /// Limits of [`analyze_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,12 +178,7 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
         return analysis;
     }
     let preds = checked.deps;
-    let Some(order) = graph::topological_order(&preds) else {
-        // Unreachable: validation found no cycle.
-        return analysis;
-    };
-
-    let level = levels(&preds, &order);
+    let (order, level) = order_and_levels(&preds);
     let mut by_level: Vec<Vec<&str>> = Vec::new();
     for (i, &l) in level.iter().enumerate() {
         if by_level.len() <= l {
@@ -199,10 +194,8 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
     }
 
     let mut has_dependents = vec![false; preds.len()];
-    for ps in &preds {
-        for &p in ps {
-            has_dependents[p] = true;
-        }
+    for &p in preds.iter().flatten() {
+        has_dependents[p] = true;
     }
 
     let weights: Vec<f64> = definition
@@ -239,14 +232,57 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
     analysis
 }
 
-/// Each node's level: 0 without dependencies, otherwise one more than its
-/// highest dependency. `order` must be a topological order of `preds`.
-fn levels(preds: &[Vec<usize>], order: &[usize]) -> Vec<usize> {
-    let mut level = vec![0; preds.len()];
-    for &node in order {
-        level[node] = preds[node].iter().map(|&p| level[p] + 1).max().unwrap_or(0);
+/// A topological order (Kahn's algorithm: among ready nodes, the lower
+/// index first, as [`crate::graph::topological_order`]) and each node's level: 0
+/// without dependencies, otherwise one more than its highest dependency.
+///
+/// `preds` must be acyclic, with indices in range; a node in a cycle would
+/// be left out of the order. `O(nodes + edges)`, with the successors in
+/// two flat arrays rather than a vector per node.
+fn order_and_levels(preds: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>) {
+    let n = preds.len();
+    // Successors in compressed form: those of `i` are
+    // `targets[start[i]..start[i + 1]]`, in increasing order.
+    let mut start = vec![0usize; n + 1];
+    for &p in preds.iter().flatten() {
+        start[p + 1] += 1;
     }
-    level
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut targets = vec![0usize; start[n]];
+    for (node, ps) in preds.iter().enumerate() {
+        for &p in ps {
+            targets[fill[p]] = node;
+            fill[p] += 1;
+        }
+    }
+    drop(fill);
+
+    let mut remaining: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut level = vec![0usize; n];
+    let mut order: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
+    order.reserve(n - order.len());
+    // `order` doubles as the queue: the nodes before `head` are done.
+    let mut head = 0;
+    while let Some(&node) = order.get(head) {
+        head += 1;
+        for &s in &targets[start[node]..start[node + 1]] {
+            level[s] = level[s].max(level[node] + 1);
+            remaining[s] -= 1;
+            if remaining[s] == 0 {
+                order.push(s);
+            }
+        }
+    }
+    (order, level)
+}
+
+/// Each node's level, as [`order_and_levels`] gives it.
+#[cfg(test)]
+fn levels(preds: &[Vec<usize>]) -> Vec<usize> {
+    order_and_levels(preds).1
 }
 
 /// The heaviest path (nodes weighted by `weights`) and its weight, in
@@ -355,7 +391,9 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
         };
         search.stack.clear();
         for &q in ps {
-            search.enter_dependencies_of(q);
+            if level[q] > floor {
+                search.enter_dependencies_of(q);
+            }
         }
         while let Some(x) = search.stack.pop() {
             if is_dependency[x] == stamp {
@@ -380,7 +418,10 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
             if *search.spent > budget {
                 break;
             }
-            search.enter_dependencies_of(x);
+            // The dependencies of a node on the floor are all below it.
+            if level[x] > floor {
+                search.enter_dependencies_of(x);
+            }
         }
         if spent > budget {
             edges.sort_by_key(|e| (e.to, e.from));
@@ -430,6 +471,7 @@ impl Search<'_> {
 mod tests {
     use super::*;
     use crate::definition::StepDefinition;
+    use crate::graph;
 
     fn wf(steps: &[(&str, &[&str])]) -> WorkflowDefinition {
         let mut wf = WorkflowDefinition::new("wf");
@@ -476,6 +518,14 @@ mod tests {
         );
         assert_eq!(a.widest_level, Some(1));
         assert_eq!(a.widest_level_steps(), ["style", "security", "tests"]);
+    }
+
+    #[test]
+    fn order_and_levels_agree_with_the_plain_topological_sort() {
+        let preds = vec![vec![2], vec![], vec![1], vec![0, 1], vec![]];
+        let (order, level) = order_and_levels(&preds);
+        assert_eq!(Some(order), graph::topological_order(&preds));
+        assert_eq!(level, [2, 0, 1, 3, 0]);
     }
 
     #[test]
@@ -559,8 +609,7 @@ mod tests {
         preds[4].extend([0, 5]);
         preds[3].push(1);
         preds.push(vec![]);
-        let order = graph::topological_order(&preds).unwrap_or_default();
-        let level = levels(&preds, &order);
+        let level = levels(&preds);
         let found = redundant_edges(&preds, &level, u64::MAX);
         assert!(found.complete);
         let pairs: Vec<(usize, usize)> = found.edges.iter().map(|e| (e.from, e.to)).collect();
@@ -580,8 +629,7 @@ mod tests {
         let mut preds = chain(100);
         preds[99].push(0);
         preds[50].push(0);
-        let order = graph::topological_order(&preds).unwrap_or_default();
-        let level = levels(&preds, &order);
+        let level = levels(&preds);
         let found = redundant_edges(&preds, &level, 60);
         assert!(!found.complete);
         let pairs: Vec<(usize, usize)> = found.edges.iter().map(|e| (e.from, e.to)).collect();

@@ -53,8 +53,11 @@ fn check_with_budget<S: NamedStep>(
     suggestion_budget: usize,
 ) -> Checked {
     let mut errors = Vec::new();
-    // name -> (first position, how many steps carry it)
-    let mut index: HashMap<&str, (usize, usize)> = HashMap::with_capacity(steps.len());
+    // name -> (first position, how many steps carry it). foldhash: fast on
+    // short strings and seeded per process, so crafted names cannot force
+    // collisions.
+    let mut index: HashMap<&str, (usize, usize), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(steps.len(), foldhash::fast::RandomState::default());
     for (position, step) in steps.iter().enumerate() {
         if step.name().is_empty() {
             errors.push(ValidationError::EmptyName {
