@@ -25,7 +25,7 @@
 //! ```
 
 use crate::definition::WorkflowDefinition;
-use crate::error::ValidationError;
+use crate::error::{ValidationError, ValidationErrors};
 
 /// The default for [`AnalysisOptions::redundant_edge_budget`]: fifty
 /// million dependency visits, about a second on one core of a small
@@ -126,6 +126,18 @@ impl Analysis<'_> {
     /// Whether the workflow is valid (no [`errors`](Self::errors)).
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
+    }
+
+    /// The problems as [`WorkflowDefinition::validate`] returns them
+    /// (`Display` lists them all in plain words).
+    pub fn validation(&self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        Err(ValidationErrors {
+            workflow: self.workflow.to_owned(),
+            errors: self.errors.clone(),
+        })
     }
 
     /// The steps of the widest level (empty for a workflow without steps).

@@ -13,11 +13,16 @@ use std::collections::HashMap;
 use crate::error::ValidationError;
 use crate::graph;
 
-/// How many name comparisons "did you mean" may spend in one validation.
-/// Each unknown dependency compares its name with every step's, so a huge
-/// workflow full of typos would otherwise take quadratic time; past this
-/// budget the remaining unknown dependencies get no suggestion.
-const SUGGESTION_BUDGET: usize = 10_000_000;
+/// How much work "did you mean" may spend in one validation, counted in
+/// character pairs compared. Each unknown dependency is compared with every
+/// step's name, so a huge workflow full of typos would otherwise take
+/// quadratic time; past this budget the remaining unknown dependencies get
+/// no suggestion. A few hundred milliseconds at most.
+const SUGGESTION_BUDGET: usize = 200_000_000;
+
+/// Names longer than this are neither given nor offered as suggestions:
+/// comparing two names costs the product of their lengths.
+const SUGGESTION_MAX_LEN: usize = 128;
 
 /// A step as validation sees it: a name and the names it depends on.
 pub(crate) trait NamedStep {
@@ -82,6 +87,15 @@ fn check_with_budget<S: NamedStep>(
     }
 
     let mut suggestion_budget = suggestion_budget;
+    let suggestible = |name: &&str| name.len() <= SUGGESTION_MAX_LEN;
+    // The cost of comparing a name of length `l` with every suggestible
+    // step name is `(l + 1) * per_char`.
+    let per_char: usize = steps
+        .iter()
+        .map(NamedStep::name)
+        .filter(suggestible)
+        .map(|name| name.len() + 1)
+        .sum();
     let mut deps = Vec::with_capacity(steps.len());
     for step in steps {
         let mut ids = Vec::with_capacity(step.depends_on().len());
@@ -96,13 +110,15 @@ fn check_with_budget<S: NamedStep>(
             match index.get(dependency.as_str()) {
                 Some(&(id, _)) => ids.push(id),
                 None => {
-                    let suggestion = if suggestion_budget >= steps.len() {
-                        suggestion_budget -= steps.len();
-                        graph::closest_name(dependency, steps.iter().map(NamedStep::name))
-                            .map(str::to_owned)
-                    } else {
-                        None
-                    };
+                    let cost = (dependency.len() + 1).saturating_mul(per_char);
+                    let suggestion =
+                        if suggestible(&dependency.as_str()) && cost <= suggestion_budget {
+                            suggestion_budget -= cost;
+                            let candidates = steps.iter().map(NamedStep::name).filter(suggestible);
+                            graph::closest_name(dependency, candidates).map(str::to_owned)
+                        } else {
+                            None
+                        };
                     errors.push(ValidationError::UnknownDependency {
                         workflow: workflow.to_owned(),
                         step: step.name().to_owned(),
@@ -188,13 +204,28 @@ mod tests {
     }
 
     #[test]
+    fn very_long_names_get_no_suggestion() {
+        let long = "x".repeat(SUGGESTION_MAX_LEN + 1);
+        let steps = [Step("a", vec![long.clone()]), step("b", &[])];
+        let errors = check("wf", &steps).errors;
+        assert!(matches!(
+            &errors[..],
+            [ValidationError::UnknownDependency {
+                suggestion: None,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
     fn suggestions_stop_when_their_budget_is_spent() {
         // Each unknown name costs one comparison per step; a workflow whose
         // steps times unknown names exceeds the budget gets no quadratic
         // blow-up, just fewer suggestions.
         let mut steps = vec![step("scan", &[]), step("review", &[]), step("fix", &[])];
         steps[0].1 = vec!["reveiw".into(), "fxi".into(), "revew".into()];
-        let errors = check_with_budget("wf", &steps, 7).errors;
+        // Each comparison of "reveiw" with the 3 names costs 7 * 16 = 112.
+        let errors = check_with_budget("wf", &steps, 112 + 4 * 16).errors;
         let suggested = errors
             .iter()
             .filter(|e| {
