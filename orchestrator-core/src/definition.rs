@@ -37,7 +37,13 @@ use crate::validate::{self, Checked, NamedStep};
     derive(serde::Serialize, serde::Deserialize),
     serde(deny_unknown_fields)
 )]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    derive(schemars::JsonSchema),
+    schemars(
+        description = "A workflow: its name and its steps. Step names are unique; each step lists the names of the steps it depends on."
+    )
+)]
 pub struct WorkflowDefinition {
     /// The workflow's name.
     pub name: String,
@@ -52,7 +58,11 @@ pub struct WorkflowDefinition {
     derive(serde::Serialize, serde::Deserialize),
     serde(deny_unknown_fields)
 )]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schemars",
+    derive(schemars::JsonSchema),
+    schemars(description = "One step of a workflow.")
+)]
 pub struct StepDefinition {
     /// The step's name, unique in its workflow.
     pub name: String,
