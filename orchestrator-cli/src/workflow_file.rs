@@ -149,39 +149,39 @@ pub fn parse(text: &str, syntax: Syntax) -> Result<WorkflowDefinition, ParseErro
         Syntax::Json => serde_json::from_str(text).map_err(|e| {
             // serde_json counts lines from 1 and columns from 1 (0 when the
             // problem is at the very start of a line, e.g. end of input).
+            let message = without_position(&e.to_string(), Some(e.line()), Some(e.column()));
             let (line, column) = (e.line(), e.column());
             ParseError {
                 syntax,
                 line: (line > 0).then_some(line),
                 column: (line > 0).then_some(column.max(1)),
-                message: without_position(&e.to_string()),
+                message,
             }
         }),
         Syntax::Yaml => yaml_serde::from_str(text).map_err(|e| {
             let location = e.location();
+            let line = location.as_ref().map(yaml_serde::Location::line);
+            let column = location.as_ref().map(yaml_serde::Location::column);
             ParseError {
                 syntax,
-                line: location.as_ref().map(yaml_serde::Location::line),
-                column: location.as_ref().map(yaml_serde::Location::column),
-                message: without_position(&e.to_string()),
+                line,
+                column,
+                message: without_position(&e.to_string(), line, column),
             }
         }),
     }
 }
 
-/// The parser's message without its own trailing "at line 3 column 5",
-/// which the error reports separately.
-fn without_position(message: &str) -> String {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if let Some(at) = message.rfind(" at line ") {
-        let position = &message[at + " at line ".len()..];
-        if let Some((line, column)) = position.split_once(" column ") {
-            if digits(line) && digits(column) {
-                return message[..at].to_owned();
-            }
+/// The parser's message without its own "at line 3 column 5" for the
+/// position the error reports separately; other positions (such as where
+/// an unclosed list started) stay.
+fn without_position(message: &str, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => {
+            message.replacen(&format!(" at line {line} column {column}"), "", 1)
         }
+        _ => message.to_owned(),
     }
-    message.to_owned()
 }
 
 #[cfg(test)]
@@ -250,7 +250,9 @@ steps:
         let yaml = "name: wf\nsteps:\n  - name: a\n   depends_on: [b\n";
         let message = error(yaml, Syntax::Yaml);
         assert!(
-            message.contains("(YAML, line 4, column 4): did not find expected '-' indicator"),
+            message.ends_with(
+                "(YAML, line 4, column 4): did not find expected '-' indicator, while parsing a block collection at line 3 column 3"
+            ),
             "{message}"
         );
     }
