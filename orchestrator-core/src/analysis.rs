@@ -364,59 +364,59 @@ struct Redundant {
 /// dependencies visited is capped by `budget`. Iterative; memory
 /// `O(nodes)` besides the result.
 fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redundant {
-    const NONE: usize = usize::MAX;
-    let n = preds.len();
-    // Stamps are `v + 1` for the search of `v`, so no array needs clearing.
-    let mut is_dependency = vec![0usize; n];
-    let mut visited = vec![0usize; n];
-    // Where the search came from: the next node on the way to `v`.
-    let mut next = vec![NONE; n];
+    // One record per node, so that looking at a node costs one cache miss.
+    // Stamps are `v + 1` for the search of `v`, so nothing needs clearing.
+    let mut marks: Vec<Mark> = level
+        .iter()
+        .map(|&level| Mark {
+            level,
+            visited: 0,
+            dependency_of: 0,
+            next: usize::MAX,
+        })
+        .collect();
     let mut stack = Vec::new();
     let mut edges = Vec::new();
     let mut spent = 0u64;
+    let mut complete = true;
 
-    for v in 0..n {
+    for v in 0..preds.len() {
         let ps = &preds[v];
         if ps.len() < 2 {
             continue;
         }
-        let top = ps.iter().map(|&p| level[p]).max().unwrap_or(0);
-        let candidates = ps.iter().filter(|&&p| level[p] < top).count();
+        let top = ps.iter().map(|&p| marks[p].level).max().unwrap_or(0);
+        let candidates = ps.iter().filter(|&&p| marks[p].level < top).count();
         if candidates == 0 {
             continue;
         }
-        let floor = ps.iter().map(|&p| level[p]).min().unwrap_or(0);
+        let floor = ps.iter().map(|&p| marks[p].level).min().unwrap_or(0);
         let stamp = v + 1;
         for &p in ps {
-            is_dependency[p] = stamp;
+            marks[p].dependency_of = stamp;
         }
-        let mut left = candidates;
         let mut search = Search {
             preds,
-            level,
+            marks: &mut marks,
+            stack: &mut stack,
             floor,
             stamp,
-            visited: &mut visited,
-            next: &mut next,
-            stack: &mut stack,
             spent: &mut spent,
         };
         search.stack.clear();
         for &q in ps {
-            if level[q] > floor {
-                search.enter_dependencies_of(q);
-            }
+            search.enter_dependencies_of(q);
         }
+        let mut left = candidates;
         while let Some(x) = search.stack.pop() {
-            if is_dependency[x] == stamp {
+            if search.marks[x].dependency_of == stamp {
                 let mut via = vec![x];
-                let mut node = search.next[x];
-                while is_dependency[node] != stamp {
+                let mut node = search.marks[x].next;
+                while search.marks[node].dependency_of != stamp {
                     via.push(node);
-                    node = search.next[node];
+                    node = search.marks[node].next;
                 }
-                via.push(node);
-                via.push(v);
+                via.extend([node, v]);
                 edges.push(Implied {
                     from: x,
                     to: v,
@@ -430,49 +430,56 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
             if *search.spent > budget {
                 break;
             }
-            // The dependencies of a node on the floor are all below it.
-            if level[x] > floor {
-                search.enter_dependencies_of(x);
-            }
+            search.enter_dependencies_of(x);
         }
         if spent > budget {
-            edges.sort_by_key(|e| (e.to, e.from));
-            return Redundant {
-                edges,
-                complete: false,
-            };
+            complete = false;
+            break;
         }
     }
     edges.sort_by_key(|e| (e.to, e.from));
-    Redundant {
-        edges,
-        complete: true,
-    }
+    Redundant { edges, complete }
 }
 
-/// The state of one backward search of [`redundant_edges`].
+/// What [`redundant_edges`] knows of a node.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    level: usize,
+    /// The stamp of the last search that visited the node.
+    visited: usize,
+    /// The stamp of the last search whose node depends on this one.
+    dependency_of: usize,
+    /// Where the last search came from: the next node on the way to its
+    /// node.
+    next: usize,
+}
+
+/// One backward search of [`redundant_edges`].
 struct Search<'s> {
     preds: &'s [Vec<usize>],
-    level: &'s [usize],
+    marks: &'s mut [Mark],
+    stack: &'s mut Vec<usize>,
     /// Nodes below this level cannot lead to a redundant dependency.
     floor: usize,
     /// Marks the nodes visited by this search.
     stamp: usize,
-    visited: &'s mut [usize],
-    next: &'s mut [usize],
-    stack: &'s mut Vec<usize>,
     spent: &'s mut u64,
 }
 
 impl Search<'_> {
     /// Pushes the unvisited dependencies of `node` at or above the floor.
     fn enter_dependencies_of(&mut self, node: usize) {
+        // The dependencies of a node on the floor are all below it.
+        if self.marks[node].level <= self.floor {
+            return;
+        }
         let preds = &self.preds[node];
         *self.spent += preds.len() as u64;
         for &r in preds {
-            if self.level[r] >= self.floor && self.visited[r] != self.stamp {
-                self.visited[r] = self.stamp;
-                self.next[r] = node;
+            let mark = &mut self.marks[r];
+            if mark.level >= self.floor && mark.visited != self.stamp {
+                mark.visited = self.stamp;
+                mark.next = node;
                 self.stack.push(r);
             }
         }
