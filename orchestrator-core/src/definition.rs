@@ -200,6 +200,21 @@ mod tests {
     }
 
     #[test]
+    fn a_runtime_workflow_gives_its_definition() {
+        use crate::{BoxError, StepContext, Workflow};
+        let mut wf = Workflow::new("pipeline");
+        wf.add_step("scan", |_ctx: StepContext| async { Ok::<_, BoxError>(()) });
+        wf.add_step("review", |_ctx: StepContext| async {
+            Ok::<_, BoxError>(())
+        })
+        .depends_on(["scan"]);
+        let expected = WorkflowDefinition::new("pipeline")
+            .with_step(step("scan", &[]))
+            .with_step(step("review", &["scan"]));
+        assert_eq!(wf.definition(), expected);
+    }
+
+    #[test]
     fn negative_and_infinite_durations_are_rejected_by_name() {
         let wf = WorkflowDefinition::new("wf")
             .with_step(step("a", &[]).with_duration(-1.0))
