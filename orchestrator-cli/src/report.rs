@@ -23,7 +23,8 @@ pub struct AnalysisReport {
     /// Every problem, in plain words.
     pub errors: Vec<Problem>,
     /// One cycle per knot of steps that depend on each other, as the path
-    /// data flows along, first step repeated at the end.
+    /// data flows along, first step repeated at the end (`["fix", "fix"]`
+    /// for a step that depends on itself).
     pub cycles: Vec<Vec<String>>,
     /// Every step, dependencies first.
     pub order: Vec<String>,
@@ -85,7 +86,7 @@ pub enum ProblemKind {
     SelfDependency,
     /// A step depends on a name no step carries.
     UnknownDependency,
-    /// A duration is negative or not a finite number.
+    /// A duration is negative, not a number, or over 10¹² seconds.
     InvalidDuration,
     /// Steps depend on each other in a circle.
     Cycle,

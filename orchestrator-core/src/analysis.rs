@@ -72,10 +72,11 @@ pub struct Analysis<'a> {
     pub errors: Vec<ValidationError>,
     /// The path of one cycle per knot of steps that depend on each other
     /// (a strongly connected component), in the direction data flows, the
-    /// first step repeated at the end: `["review", "fix", "review"]`. The
-    /// same paths are in [`errors`](Self::errors). A knot can hold
-    /// exponentially many distinct cycles; breaking the one shown and
-    /// analysing again reveals the next.
+    /// first step repeated at the end: `["review", "fix", "review"]`; a step
+    /// that depends on itself gives `["fix", "fix"]`. The same problems are
+    /// in [`errors`](Self::errors). A knot can hold exponentially many
+    /// distinct cycles; breaking the one shown and analysing again reveals
+    /// the next.
     pub cycles: Vec<Vec<String>>,
     /// Every step, dependencies first (among steps ready together, the one
     /// defined first comes first).
@@ -166,6 +167,7 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
         .errors
         .iter()
         .filter_map(|e| match e {
+            ValidationError::SelfDependency { step, .. } => Some(vec![step.clone(), step.clone()]),
             ValidationError::Cycle { path, .. } => Some(path.clone()),
             _ => None,
         })
@@ -672,6 +674,17 @@ mod tests {
         );
         assert_eq!(a.errors.len(), 3);
         assert!(a.order.is_empty() && a.levels.is_empty());
+    }
+
+    #[test]
+    fn a_step_depending_on_itself_is_a_cycle_of_one() {
+        let wf = wf(&[("a", &[]), ("fix", &["a", "fix"])]);
+        let a = analyze(&wf);
+        assert_eq!(a.cycles, vec![vec!["fix", "fix"]]);
+        assert!(matches!(
+            a.errors[..],
+            [ValidationError::SelfDependency { .. }]
+        ));
     }
 
     #[test]

@@ -11,6 +11,10 @@
 use crate::error::{ValidationError, ValidationErrors};
 use crate::validate::{self, Checked, NamedStep};
 
+/// The longest expected duration of a step, in seconds: 10¹² (about 31,700
+/// years). Longer, negative or non-numeric durations are validation errors.
+pub const MAX_DURATION: f64 = 1e12;
+
 /// A workflow's name and steps, without handlers.
 ///
 /// With the `serde` feature it reads and writes the workflow-file format;
@@ -105,7 +109,8 @@ impl WorkflowDefinition {
     /// Checks the workflow exactly as [`Workflow::validate`](crate::Workflow::validate)
     /// does (empty and repeated names, self-dependencies, unknown
     /// dependencies with the closest name, every cycle with its path), and
-    /// that every duration is a finite number of seconds, zero or more.
+    /// that every duration is a number of seconds from 0 to
+    /// [`MAX_DURATION`] (so that no sum of durations overflows).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let checked = self.check();
         if checked.errors.is_empty() {
@@ -128,7 +133,7 @@ impl WorkflowDefinition {
             .unwrap_or(checked.errors.len());
         let durations = self.steps.iter().filter_map(|step| {
             let duration = step.duration?;
-            (!duration.is_finite() || duration < 0.0).then(|| ValidationError::InvalidDuration {
+            (!(0.0..=MAX_DURATION).contains(&duration)).then(|| ValidationError::InvalidDuration {
                 workflow: self.name.clone(),
                 step: step.name.clone(),
                 duration: duration.to_string(),
@@ -219,10 +224,13 @@ mod tests {
         let wf = WorkflowDefinition::new("wf")
             .with_step(step("a", &[]).with_duration(-1.0))
             .with_step(step("b", &["a"]).with_duration(f64::INFINITY))
-            .with_step(step("c", &["b"]).with_duration(0.0));
+            .with_step(step("c", &["b"]).with_duration(0.0))
+            .with_step(step("d", &["c"]).with_duration(MAX_DURATION))
+            .with_step(step("e", &["d"]).with_duration(MAX_DURATION * 2.0));
         let errors = wf.validate().expect_err("invalid");
         let messages: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
-        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[2].contains("step `e` of workflow `wf` has duration 2000000000000;"));
         assert!(messages[0].contains("step `a` of workflow `wf` has duration -1"));
         assert!(messages[1].contains("step `b` of workflow `wf` has duration inf"));
     }

@@ -63,11 +63,11 @@ pub enum ValidationError {
         /// The closest existing step name, when one is close enough.
         suggestion: Option<String>,
     },
-    /// A step's expected duration is negative, not a number or infinite
-    /// (only [`WorkflowDefinition`](crate::WorkflowDefinition)s carry
-    /// durations).
+    /// A step's expected duration is negative, not a number, or longer than
+    /// [`MAX_DURATION`](crate::definition::MAX_DURATION) (only
+    /// [`WorkflowDefinition`](crate::WorkflowDefinition)s carry durations).
     #[error(
-        "step `{step}` of workflow `{workflow}` has duration {duration}; a duration is a finite number of seconds, zero or more"
+        "step `{step}` of workflow `{workflow}` has duration {duration}; a duration is a number of seconds from 0 to 1e12"
     )]
     InvalidDuration {
         /// The workflow's name.

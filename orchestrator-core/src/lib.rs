@@ -28,7 +28,7 @@ pub mod graph;
 pub mod render;
 
 mod context;
-mod definition;
+pub mod definition;
 mod engine;
 mod error;
 mod events;
