@@ -33,6 +33,7 @@ mod engine;
 mod error;
 mod events;
 mod executor;
+mod halves;
 mod report;
 mod retry;
 mod validate;

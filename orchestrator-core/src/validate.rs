@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::error::ValidationError;
 use crate::graph;
+use crate::halves;
 
 /// How much work "did you mean" may spend in one validation, counted in
 /// character pairs compared. Each unknown dependency is compared with every
@@ -47,12 +48,13 @@ pub(crate) struct Checked {
 /// the closest existing name) and cycles (with their whole path).
 ///
 /// Runs in time linear in steps and dependencies (plus the "did you mean"
-/// comparisons, which are bounded), iteratively.
-pub(crate) fn check<S: NamedStep>(workflow: &str, steps: &[S]) -> Checked {
+/// comparisons, which are bounded), iteratively; a big workflow's names are
+/// resolved in two halves on two threads.
+pub(crate) fn check<S: NamedStep + Sync>(workflow: &str, steps: &[S]) -> Checked {
     check_with_budget(workflow, steps, SUGGESTION_BUDGET)
 }
 
-fn check_with_budget<S: NamedStep>(
+fn check_with_budget<S: NamedStep + Sync>(
     workflow: &str,
     steps: &[S],
     suggestion_budget: usize,
@@ -86,7 +88,6 @@ fn check_with_budget<S: NamedStep>(
         }
     }
 
-    let mut suggestion_budget = suggestion_budget;
     let suggestible = |name: &&str| name.len() <= SUGGESTION_MAX_LEN;
     // The cost of comparing a name of length `l` with every suggestible
     // step name is `(l + 1) * per_char`.
@@ -96,41 +97,50 @@ fn check_with_budget<S: NamedStep>(
         .filter(suggestible)
         .map(|name| name.len() + 1)
         .sum();
-    let mut deps = Vec::with_capacity(steps.len());
-    for step in steps {
-        let mut ids = Vec::with_capacity(step.depends_on().len());
-        for dependency in step.depends_on() {
-            if dependency == step.name() {
-                errors.push(ValidationError::SelfDependency {
-                    workflow: workflow.to_owned(),
-                    step: step.name().to_owned(),
-                });
-                continue;
-            }
-            match index.get(dependency.as_str()) {
-                Some(&(id, _)) => ids.push(id),
-                None => {
-                    let cost = (dependency.len() + 1).saturating_mul(per_char);
-                    let suggestion =
-                        if suggestible(&dependency.as_str()) && cost <= suggestion_budget {
-                            suggestion_budget -= cost;
-                            let candidates = steps.iter().map(NamedStep::name).filter(suggestible);
-                            graph::closest_name(dependency, candidates).map(str::to_owned)
-                        } else {
-                            None
-                        };
-                    errors.push(ValidationError::UnknownDependency {
+    let size = steps.iter().map(|s| s.depends_on().len()).sum::<usize>();
+    let parts = halves::in_parts(steps.len(), size, |range, parts| {
+        let mut budget = suggestion_budget / parts;
+        let mut deps = Vec::with_capacity(range.len());
+        let mut errors = Vec::new();
+        for step in &steps[range] {
+            let mut ids = Vec::with_capacity(step.depends_on().len());
+            for dependency in step.depends_on() {
+                if dependency == step.name() {
+                    errors.push(ValidationError::SelfDependency {
                         workflow: workflow.to_owned(),
                         step: step.name().to_owned(),
-                        dependency: dependency.clone(),
-                        suggestion,
                     });
+                    continue;
                 }
+                if let Some(&(id, _)) = index.get(dependency.as_str()) {
+                    ids.push(id);
+                    continue;
+                }
+                let cost = (dependency.len() + 1).saturating_mul(per_char);
+                let suggestion = if suggestible(&dependency.as_str()) && cost <= budget {
+                    budget -= cost;
+                    let candidates = steps.iter().map(NamedStep::name).filter(suggestible);
+                    graph::closest_name(dependency, candidates).map(str::to_owned)
+                } else {
+                    None
+                };
+                errors.push(ValidationError::UnknownDependency {
+                    workflow: workflow.to_owned(),
+                    step: step.name().to_owned(),
+                    dependency: dependency.clone(),
+                    suggestion,
+                });
             }
+            ids.sort_unstable();
+            ids.dedup();
+            deps.push(ids);
         }
-        ids.sort_unstable();
-        ids.dedup();
-        deps.push(ids);
+        (deps, errors)
+    });
+    let mut deps = Vec::with_capacity(steps.len());
+    for (part_deps, part_errors) in parts {
+        deps.extend(part_deps);
+        errors.extend(part_errors);
     }
 
     for cycle in graph::cycles(&deps) {
