@@ -216,9 +216,8 @@ impl Picture {
     fn mermaid(&self) -> String {
         let mut out = String::from("flowchart TD\n");
         let _ = writeln!(out, "    %% workflow `{}`", one_line(&self.title));
-        let run = self.nodes.iter().any(|n| n.look.is_some());
-        if run {
-            for look in Look::ALL {
+        for look in Look::ALL {
+            if self.nodes.iter().any(|n| n.look == Some(look)) {
                 let (fill, stroke, text) = look.colours();
                 let _ = writeln!(
                     out,
