@@ -192,8 +192,7 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
     if !analysis.errors.is_empty() {
         return analysis;
     }
-    let preds = checked.deps;
-    let (order, level) = order_and_levels(&preds);
+    let (preds, order, level) = (checked.deps, checked.order, checked.level);
     let mut by_level: Vec<Vec<&str>> = Vec::new();
     for (i, &l) in level.iter().enumerate() {
         if by_level.len() <= l {
@@ -247,57 +246,10 @@ pub fn analyze_with(definition: &WorkflowDefinition, options: AnalysisOptions) -
     analysis
 }
 
-/// A topological order (Kahn's algorithm: among ready nodes, the lower
-/// index first, as [`crate::graph::topological_order`]) and each node's level: 0
-/// without dependencies, otherwise one more than its highest dependency.
-///
-/// `preds` must be acyclic, with indices in range; a node in a cycle would
-/// be left out of the order. `O(nodes + edges)`, with the successors in
-/// two flat arrays rather than a vector per node.
-fn order_and_levels(preds: &[Vec<usize>]) -> (Vec<usize>, Vec<usize>) {
-    let n = preds.len();
-    // Successors in compressed form: those of `i` are
-    // `targets[start[i]..start[i + 1]]`, in increasing order.
-    let mut start = vec![0usize; n + 1];
-    for &p in preds.iter().flatten() {
-        start[p + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut targets = vec![0usize; start[n]];
-    for (node, ps) in preds.iter().enumerate() {
-        for &p in ps {
-            targets[fill[p]] = node;
-            fill[p] += 1;
-        }
-    }
-    drop(fill);
-
-    let mut remaining: Vec<usize> = preds.iter().map(Vec::len).collect();
-    let mut level = vec![0usize; n];
-    let mut order: Vec<usize> = (0..n).filter(|&i| remaining[i] == 0).collect();
-    order.reserve(n - order.len());
-    // `order` doubles as the queue: the nodes before `head` are done.
-    let mut head = 0;
-    while let Some(&node) = order.get(head) {
-        head += 1;
-        for &s in &targets[start[node]..start[node + 1]] {
-            level[s] = level[s].max(level[node] + 1);
-            remaining[s] -= 1;
-            if remaining[s] == 0 {
-                order.push(s);
-            }
-        }
-    }
-    (order, level)
-}
-
-/// Each node's level, as [`order_and_levels`] gives it.
+/// Each node's level, as [`graph::order_and_levels`] gives it.
 #[cfg(test)]
 fn levels(preds: &[Vec<usize>]) -> Vec<usize> {
-    order_and_levels(preds).1
+    crate::graph::order_and_levels(preds).1
 }
 
 /// The heaviest path (nodes weighted by `weights`) and its weight, in
@@ -358,7 +310,7 @@ struct Redundant {
 ///
 /// For each node `v` with two or more dependencies, a depth-first search
 /// walks backwards from `v`'s dependencies; a dependency of `v` reached that
-/// way is redundant. `level` (see [`levels`]) prunes the search: only a
+/// way is redundant. `level` (see [`graph::order_and_levels`](crate::graph::order_and_levels)) prunes the search: only a
 /// dependency on a lower level than another can be redundant, so nodes
 /// below the lowest such level are never entered, and a node whose
 /// dependencies all share one level is skipped outright. Layered graphs,
@@ -514,7 +466,6 @@ impl Search<'_> {
 mod tests {
     use super::*;
     use crate::definition::StepDefinition;
-    use crate::graph;
 
     fn wf(steps: &[(&str, &[&str])]) -> WorkflowDefinition {
         let mut wf = WorkflowDefinition::new("wf");
@@ -561,14 +512,6 @@ mod tests {
         );
         assert_eq!(a.widest_level, Some(1));
         assert_eq!(a.widest_level_steps(), ["style", "security", "tests"]);
-    }
-
-    #[test]
-    fn order_and_levels_agree_with_the_plain_topological_sort() {
-        let preds = vec![vec![2], vec![], vec![1], vec![0, 1], vec![]];
-        let (order, level) = order_and_levels(&preds);
-        assert_eq!(Some(order), graph::topological_order(&preds));
-        assert_eq!(level, [2, 0, 1, 3, 0]);
     }
 
     #[test]

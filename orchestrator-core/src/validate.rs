@@ -41,6 +41,11 @@ pub(crate) struct Checked {
     pub(crate) deps: Vec<Vec<usize>>,
     /// Every problem found, in a stable order (empty when valid).
     pub(crate) errors: Vec<ValidationError>,
+    /// A topological order of `deps`; shorter than the workflow when it has
+    /// a cycle (see [`graph::order_and_levels`]).
+    pub(crate) order: Vec<usize>,
+    /// Each step's level in `deps` (meaningful only without a cycle).
+    pub(crate) level: Vec<usize>,
 }
 
 /// Resolves the steps' dependencies to positions and checks the workflow:
@@ -143,13 +148,23 @@ fn check_with_budget<S: NamedStep + Sync>(
         errors.extend(part_errors);
     }
 
-    for cycle in graph::cycles(&deps) {
-        errors.push(ValidationError::Cycle {
-            workflow: workflow.to_owned(),
-            path: cycle.iter().map(|&i| steps[i].name().to_owned()).collect(),
-        });
+    // Kahn's algorithm orders every step of an acyclic graph; only when it
+    // cannot are the (costlier) strongly connected components looked for.
+    let (order, level) = graph::order_and_levels(&deps);
+    if order.len() < deps.len() {
+        for cycle in graph::cycles(&deps) {
+            errors.push(ValidationError::Cycle {
+                workflow: workflow.to_owned(),
+                path: cycle.iter().map(|&i| steps[i].name().to_owned()).collect(),
+            });
+        }
     }
-    Checked { deps, errors }
+    Checked {
+        deps,
+        errors,
+        order,
+        level,
+    }
 }
 
 #[cfg(test)]

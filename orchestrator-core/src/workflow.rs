@@ -335,7 +335,7 @@ impl StepBuilder<'_> {
 
 /// Checks a workflow and builds its plan; see [`Workflow::validate`].
 fn validate(wf: &WorkflowInner) -> Result<Arc<Plan>, ValidationErrors> {
-    let Checked { deps, errors } = crate::validate::check(&wf.name, &wf.steps);
+    let Checked { deps, errors, .. } = crate::validate::check(&wf.name, &wf.steps);
     if !errors.is_empty() {
         return Err(ValidationErrors {
             workflow: wf.name.to_string(),
