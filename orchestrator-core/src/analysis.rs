@@ -26,7 +26,6 @@
 
 use crate::definition::WorkflowDefinition;
 use crate::error::{ValidationError, ValidationErrors};
-use crate::halves;
 
 /// The default for [`AnalysisOptions::redundant_edge_budget`]: fifty
 /// million dependency visits, about a second on one core of a small
@@ -317,48 +316,36 @@ struct Redundant {
 /// where dependencies stay near each other, cost close to linear time; the
 /// worst case is `O(nodes × edges)`, which is why the total number of
 /// dependencies visited is capped by `budget`. Iterative; memory
-/// `O(nodes)` besides the result. A big graph is searched in two halves
-/// (by dependent node) on two threads, with half the budget each.
+/// `O(nodes)` besides the result. (It stays on one thread: searches that
+/// start late in a big graph roam all over it and two threads fighting for
+/// the cache were slower than one.)
 fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redundant {
-    let size = preds.iter().map(Vec::len).sum();
-    let parts = halves::in_parts(preds.len(), size, |range, parts| {
-        redundant_edges_into(preds, level, range, budget / parts as u64)
-    });
-    let mut edges = Vec::new();
-    let mut complete = true;
-    for part in parts {
-        edges.extend(part.edges);
-        complete &= part.complete;
-    }
-    edges.sort_by_key(|e| (e.to, e.from));
-    Redundant { edges, complete }
-}
-
-/// [`redundant_edges`] into the nodes of `targets` only.
-fn redundant_edges_into(
-    preds: &[Vec<usize>],
-    level: &[usize],
-    targets: std::ops::Range<usize>,
-    budget: u64,
-) -> Redundant {
+    // Marks and stamps are `u32`, for a record of 16 bytes per node; a
+    // graph with 4 billion steps is not searched (it would not fit in
+    // memory anyway).
+    let Ok(n) = u32::try_from(preds.len()) else {
+        return Redundant {
+            edges: Vec::new(),
+            complete: false,
+        };
+    };
     // One record per node, so that looking at a node costs one cache miss.
     // Stamps are `v + 1` for the search of `v`, so nothing needs clearing.
     let mut marks: Vec<Mark> = level
         .iter()
         .map(|&level| Mark {
-            level,
+            level: u32::try_from(level).unwrap_or(u32::MAX),
             visited: 0,
             dependency_of: 0,
-            next: usize::MAX,
+            next: 0,
         })
         .collect();
-    let mut stack = Vec::new();
+    let mut stack: Vec<u32> = Vec::new();
     let mut edges = Vec::new();
     let mut spent = 0u64;
-    let mut complete = true;
 
-    for v in targets {
-        let ps = &preds[v];
+    for v in 0..n {
+        let ps = &preds[v as usize];
         if ps.len() < 2 {
             continue;
         }
@@ -382,21 +369,21 @@ fn redundant_edges_into(
         };
         search.stack.clear();
         for &q in ps {
-            search.enter_dependencies_of(q);
+            search.enter_dependencies_of(q as u32);
         }
         let mut left = candidates;
         while let Some(x) = search.stack.pop() {
-            if search.marks[x].dependency_of == stamp {
-                let mut via = vec![x];
-                let mut node = search.marks[x].next;
-                while search.marks[node].dependency_of != stamp {
-                    via.push(node);
-                    node = search.marks[node].next;
+            if search.marks[x as usize].dependency_of == stamp {
+                let mut via = vec![x as usize];
+                let mut node = search.marks[x as usize].next;
+                while search.marks[node as usize].dependency_of != stamp {
+                    via.push(node as usize);
+                    node = search.marks[node as usize].next;
                 }
-                via.extend([node, v]);
+                via.extend([node as usize, v as usize]);
                 edges.push(Implied {
-                    from: x,
-                    to: v,
+                    from: x as usize,
+                    to: v as usize,
                     via,
                 });
                 left -= 1;
@@ -410,53 +397,57 @@ fn redundant_edges_into(
             search.enter_dependencies_of(x);
         }
         if spent > budget {
-            complete = false;
             break;
         }
     }
-    Redundant { edges, complete }
+    edges.sort_by_key(|e| (e.to, e.from));
+    Redundant {
+        edges,
+        complete: spent <= budget,
+    }
 }
 
 /// What [`redundant_edges`] knows of a node.
 #[derive(Debug, Clone, Copy)]
 struct Mark {
-    level: usize,
+    level: u32,
     /// The stamp of the last search that visited the node.
-    visited: usize,
+    visited: u32,
     /// The stamp of the last search whose node depends on this one.
-    dependency_of: usize,
+    dependency_of: u32,
     /// Where the last search came from: the next node on the way to its
     /// node.
-    next: usize,
+    next: u32,
 }
 
 /// One backward search of [`redundant_edges`].
 struct Search<'s> {
     preds: &'s [Vec<usize>],
     marks: &'s mut [Mark],
-    stack: &'s mut Vec<usize>,
+    stack: &'s mut Vec<u32>,
     /// Nodes below this level cannot lead to a redundant dependency.
-    floor: usize,
+    floor: u32,
     /// Marks the nodes visited by this search.
-    stamp: usize,
+    stamp: u32,
     spent: &'s mut u64,
 }
 
 impl Search<'_> {
     /// Pushes the unvisited dependencies of `node` at or above the floor.
-    fn enter_dependencies_of(&mut self, node: usize) {
+    fn enter_dependencies_of(&mut self, node: u32) {
         // The dependencies of a node on the floor are all below it.
-        if self.marks[node].level <= self.floor {
+        if self.marks[node as usize].level <= self.floor {
             return;
         }
-        let preds = &self.preds[node];
+        let preds = &self.preds[node as usize];
         *self.spent += preds.len() as u64;
         for &r in preds {
             let mark = &mut self.marks[r];
             if mark.level >= self.floor && mark.visited != self.stamp {
                 mark.visited = self.stamp;
                 mark.next = node;
-                self.stack.push(r);
+                // `r < n <= u32::MAX`: checked at the start.
+                self.stack.push(r as u32);
             }
         }
     }
@@ -602,36 +593,6 @@ mod tests {
         assert_eq!(pairs, [(1, 3), (0, 4)]);
         // Any longer path is a witness; here the one through `1 -> 3`.
         assert_eq!(found.edges[1].via, [0, 1, 3, 4]);
-    }
-
-    #[test]
-    fn a_big_graph_searched_in_two_halves_gives_what_one_search_gives() {
-        // 40,000 nodes in levels of 200, each depending on 3 nodes of the
-        // level before and 1 of the level before that.
-        let mut rng = fastrand::Rng::with_seed(7);
-        let width = 200;
-        let preds: Vec<Vec<usize>> = (0..40_000)
-            .map(|i: usize| match i / width {
-                0 => vec![],
-                1 => vec![rng.usize(0..width)],
-                level => {
-                    let mut ps: Vec<usize> = (0..3)
-                        .map(|_| rng.usize((level - 1) * width..level * width))
-                        .collect();
-                    ps.push(rng.usize((level - 2) * width..(level - 1) * width));
-                    ps.sort_unstable();
-                    ps.dedup();
-                    ps
-                }
-            })
-            .collect();
-        assert!(preds.iter().map(Vec::len).sum::<usize>() >= halves::THREAD_WORTHY);
-        let level = levels(&preds);
-        let halves = redundant_edges(&preds, &level, u64::MAX);
-        let mut whole = redundant_edges_into(&preds, &level, 0..preds.len(), u64::MAX);
-        whole.edges.sort_by_key(|e| (e.to, e.from));
-        assert!(!whole.edges.is_empty());
-        assert_eq!(halves, whole);
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! Splitting big loops in two halves that run on two threads.
 //!
-//! The analysis of a million-step workflow spends most of its time in two
-//! loops whose iterations are independent: resolving dependency names and
-//! searching for redundant dependencies. When the work is big enough to be
-//! worth a thread, both split their range in two halves, with half of any
-//! budget each, and the second half runs on a scoped thread (or after the
-//! first, when the system gives no thread). The split depends only on the
+//! The validation of a million-step workflow spends most of its time
+//! resolving dependency names, a loop whose iterations are independent.
+//! When the work is big enough to be worth a thread, it splits its range in
+//! two halves, with half of any budget each, and the second half runs on a
+//! scoped thread (or after the first, when the system gives no thread). The split depends only on the
 //! size of the work, never on the number of cores, so results are the same
 //! everywhere.
 
