@@ -70,6 +70,8 @@ fn check_with_budget<S: NamedStep + Sync>(
     // collisions.
     let mut index: HashMap<&str, (usize, usize), foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(steps.len(), foldhash::fast::RandomState::default());
+    // The first position of every name that turns out to be repeated.
+    let mut repeated = Vec::new();
     for (position, step) in steps.iter().enumerate() {
         if step.name().is_empty() {
             errors.push(ValidationError::EmptyName {
@@ -77,20 +79,21 @@ fn check_with_budget<S: NamedStep + Sync>(
                 position,
             });
         }
-        index.entry(step.name()).or_insert((position, 0)).1 += 1;
-    }
-    for (position, step) in steps.iter().enumerate() {
-        let name = step.name();
-        match index.get(name) {
-            Some(&(first, count)) if count > 1 && !name.is_empty() && first == position => {
-                errors.push(ValidationError::DuplicateStep {
-                    workflow: workflow.to_owned(),
-                    step: name.to_owned(),
-                    count,
-                });
-            }
-            _ => {}
+        let (first, count) = index.entry(step.name()).or_insert((position, 0));
+        *count += 1;
+        if *count == 2 && !step.name().is_empty() {
+            repeated.push(*first);
         }
+    }
+    repeated.sort_unstable();
+    for first in repeated {
+        let name = steps[first].name();
+        let count = index.get(name).map_or(0, |&(_, count)| count);
+        errors.push(ValidationError::DuplicateStep {
+            workflow: workflow.to_owned(),
+            step: name.to_owned(),
+            count,
+        });
     }
 
     let suggestible = |name: &&str| name.len() <= SUGGESTION_MAX_LEN;
