@@ -24,11 +24,11 @@
 //! ```
 
 pub mod analysis;
+pub mod definition;
 pub mod graph;
 pub mod render;
 
 mod context;
-pub mod definition;
 mod engine;
 mod error;
 mod events;
