@@ -6,6 +6,13 @@
 //! procedural macros and can be used on its own for workflows built while
 //! the program runs.
 //!
+//! Besides running workflows, it checks and measures them before they run,
+//! with plain code: [`definition`] holds a workflow's plain description
+//! (also the workflow-file format, with the `serde` feature), [`analysis`]
+//! finds its order, parallel levels, critical path, redundant dependencies
+//! and problems, and [`render`] draws it, or a finished run, as Mermaid or
+//! Graphviz DOT.
+//!
 //! ```
 //! use orchestrator_core::{StepContext, WorkflowEngine};
 //!
