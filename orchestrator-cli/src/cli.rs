@@ -71,6 +71,14 @@ pub struct AnalyzeArgs {
     /// What to print.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// How many dependencies the search for redundant ones may visit; on
+    /// huge graphs it stops there and says its list may be incomplete.
+    #[arg(
+        long,
+        value_name = "VISITS",
+        default_value_t = orchestrator_core::analysis::DEFAULT_REDUNDANT_EDGE_BUDGET
+    )]
+    pub redundant_budget: u64,
 }
 
 /// What `orchestrator analyze` prints.

@@ -16,7 +16,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use orchestrator_core::{analyze, render};
+use orchestrator_core::analysis::{AnalysisOptions, analyze_with};
+use orchestrator_core::render;
 
 use crate::cli::{AnalyzeArgs, Cli, Command, Format};
 use crate::report::AnalysisReport;
@@ -52,7 +53,10 @@ fn run_analyze(args: &AnalyzeArgs) -> u8 {
             return UNUSABLE;
         }
     };
-    let analysis = analyze(&definition);
+    let options = AnalysisOptions {
+        redundant_edge_budget: args.redundant_budget,
+    };
+    let analysis = analyze_with(&definition, options);
     let output = match args.format {
         Format::Text if analysis.is_valid() => report::text(&analysis),
         Format::Text => String::new(),

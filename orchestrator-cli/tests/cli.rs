@@ -251,6 +251,21 @@ fn an_invalid_workflow_is_still_drawn_but_exits_1() {
 }
 
 #[test]
+fn a_spent_redundant_budget_is_reported_not_hidden() {
+    let path = example("code_review.json");
+    let path = path.to_string_lossy();
+    let output = run(&["analyze", &path, "--redundant-budget", "0"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains("stopped at its budget"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(&["analyze", &path, "-f", "json", "--redundant-budget", "0"]);
+    assert_eq!(json(&output)["redundant_edges_complete"], false);
+}
+
+#[test]
 fn help_lists_every_command_format_and_exit_status() {
     let help = stdout(&run(&["--help"]));
     for word in ["analyze", "mcp", "depends_on", "duration", "Exit status"] {
