@@ -340,6 +340,17 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
             next: 0,
         })
         .collect();
+    // The dependencies again, in two flat arrays of 32-bit ids: the search
+    // jumps from node to node, and compact arrays keep more of the graph in
+    // the cache. Those of `x` are `flat[start[x]..start[x + 1]]`.
+    let mut start = Vec::with_capacity(preds.len() + 1);
+    let mut flat: Vec<u32> = Vec::with_capacity(preds.iter().map(Vec::len).sum());
+    start.push(0);
+    for ps in preds {
+        // `p < n <= u32::MAX`: checked above.
+        flat.extend(ps.iter().map(|&p| p as u32));
+        start.push(flat.len());
+    }
     let mut stack: Vec<u32> = Vec::new();
     let mut edges = Vec::new();
     let mut spent = 0u64;
@@ -360,7 +371,8 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
             marks[p].dependency_of = stamp;
         }
         let mut search = Search {
-            preds,
+            start: &start,
+            flat: &flat,
             marks: &mut marks,
             stack: &mut stack,
             floor,
@@ -369,6 +381,7 @@ fn redundant_edges(preds: &[Vec<usize>], level: &[usize], budget: u64) -> Redund
         };
         search.stack.clear();
         for &q in ps {
+            // `q < n <= u32::MAX`: checked above.
             search.enter_dependencies_of(q as u32);
         }
         let mut left = candidates;
@@ -422,7 +435,9 @@ struct Mark {
 
 /// One backward search of [`redundant_edges`].
 struct Search<'s> {
-    preds: &'s [Vec<usize>],
+    /// The dependencies of `x` are `flat[start[x]..start[x + 1]]`.
+    start: &'s [usize],
+    flat: &'s [u32],
     marks: &'s mut [Mark],
     stack: &'s mut Vec<u32>,
     /// Nodes below this level cannot lead to a redundant dependency.
@@ -439,15 +454,15 @@ impl Search<'_> {
         if self.marks[node as usize].level <= self.floor {
             return;
         }
-        let preds = &self.preds[node as usize];
+        let node_index = node as usize;
+        let preds = &self.flat[self.start[node_index]..self.start[node_index + 1]];
         *self.spent += preds.len() as u64;
         for &r in preds {
-            let mark = &mut self.marks[r];
+            let mark = &mut self.marks[r as usize];
             if mark.level >= self.floor && mark.visited != self.stamp {
                 mark.visited = self.stamp;
                 mark.next = node;
-                // `r < n <= u32::MAX`: checked at the start.
-                self.stack.push(r as u32);
+                self.stack.push(r);
             }
         }
     }
