@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p orchestrator-core --example analyze_large
 //! cargo run --release -p orchestrator-core --example analyze_large -- random
+//! # also write the graph as a workflow file, for `orchestrator analyze`:
+//! cargo run --release -p orchestrator-core --example analyze_large -- layered large.json
 //! ```
 //!
 //! The default graph is layered like a real pipeline: 1,000 levels of 1,000
@@ -78,6 +80,29 @@ fn random(rng: &mut fastrand::Rng) -> WorkflowDefinition {
     }
 }
 
+/// The workflow as a JSON workflow file (its names need no escaping).
+fn write_json(wf: &WorkflowDefinition, path: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write!(out, "{{\"name\": \"{}\", \"steps\": [", wf.name)?;
+    for (i, step) in wf.steps.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let deps: Vec<String> = step.depends_on.iter().map(|d| format!("\"{d}\"")).collect();
+        write!(
+            out,
+            "{comma}\n{{\"name\": \"{}\", \"depends_on\": [{}]",
+            step.name,
+            deps.join(", ")
+        )?;
+        if let Some(duration) = step.duration {
+            write!(out, ", \"duration\": {duration}")?;
+        }
+        write!(out, "}}")?;
+    }
+    writeln!(out, "]}}")?;
+    out.flush()
+}
+
 fn main() {
     let shape = std::env::args().nth(1).unwrap_or_else(|| "layered".into());
     let mut rng = fastrand::Rng::with_seed(2024);
@@ -99,6 +124,12 @@ fn main() {
         "validation alone (names resolved, cycles looked for): {:.2?}, valid {valid}",
         start.elapsed()
     );
+    if let Some(path) = std::env::args().nth(2) {
+        match write_json(&wf, &path) {
+            Ok(()) => println!("wrote {path}"),
+            Err(e) => eprintln!("cannot write {path}: {e}"),
+        }
+    }
     let mut best = None;
     for round in 1..=3 {
         let start = Instant::now();
