@@ -63,6 +63,20 @@ pub enum ValidationError {
         /// The closest existing step name, when one is close enough.
         suggestion: Option<String>,
     },
+    /// A step's expected duration is negative, not a number, or longer than
+    /// [`MAX_DURATION`](crate::definition::MAX_DURATION) (only
+    /// [`WorkflowDefinition`](crate::WorkflowDefinition)s carry durations).
+    #[error(
+        "step `{step}` of workflow `{workflow}` has duration {duration}; a duration is a number of seconds from 0 to 1e12"
+    )]
+    InvalidDuration {
+        /// The workflow's name.
+        workflow: String,
+        /// The step.
+        step: String,
+        /// The duration as given, printed (`-1`, `NaN`, `inf`).
+        duration: String,
+    },
     /// The dependencies form a cycle.
     #[error(
         "workflow `{workflow}` has a cycle: {}; a workflow must be acyclic, so remove one of these dependencies",

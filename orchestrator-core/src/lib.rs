@@ -6,6 +6,13 @@
 //! procedural macros and can be used on its own for workflows built while
 //! the program runs.
 //!
+//! Besides running workflows, it checks and measures them before they run,
+//! with plain code: [`definition`] holds a workflow's plain description
+//! (also the workflow-file format, with the `serde` feature), [`analysis`]
+//! finds its order, parallel levels, critical path, redundant dependencies
+//! and problems, and [`render`] draws it, or a finished run, as Mermaid or
+//! Graphviz DOT.
+//!
 //! ```
 //! use orchestrator_core::{StepContext, WorkflowEngine};
 //!
@@ -23,7 +30,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
+pub mod definition;
 pub mod graph;
+pub mod render;
 
 #[doc(hidden)]
 pub mod dsl;
@@ -34,13 +44,17 @@ mod engine;
 mod error;
 mod events;
 mod executor;
+mod halves;
 pub mod patterns;
 mod report;
 mod retry;
+mod validate;
 mod workflow;
 
+pub use analysis::{Analysis, RedundantEdge, analyze};
 pub use branch::Branch;
 pub use context::{Resources, StepContext};
+pub use definition::{StepDefinition, WorkflowDefinition};
 pub use dsl::RunError;
 pub use engine::{CancelHandle, EngineBuilder, Execution, WorkflowEngine};
 pub use error::{

@@ -10,10 +10,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::context::StepContext;
-use crate::error::{BoxError, ValidationError, ValidationErrors};
+use crate::definition::{StepDefinition, WorkflowDefinition};
+use crate::error::{BoxError, ValidationErrors};
 use crate::graph;
 use crate::report::Output;
 use crate::retry::RetryPolicy;
+use crate::validate::{Checked, NamedStep};
 
 /// When a step runs, given the final states of its dependencies.
 ///
@@ -265,6 +267,25 @@ impl Workflow {
             .map(|s| s.depends_on.as_slice())
     }
 
+    /// The workflow's plain description (names and dependencies, no
+    /// handlers), for [analysis](crate::analysis) and
+    /// [rendering](crate::render). Durations are unknown (`None`).
+    pub fn definition(&self) -> WorkflowDefinition {
+        WorkflowDefinition {
+            name: self.name().to_owned(),
+            steps: self
+                .inner
+                .steps
+                .iter()
+                .map(|step| StepDefinition {
+                    name: step.name.to_string(),
+                    depends_on: step.depends_on.clone(),
+                    duration: None,
+                })
+                .collect(),
+        }
+    }
+
     fn make_mut(&mut self) -> &mut WorkflowInner {
         let inner = Arc::make_mut(&mut self.inner);
         inner.plan = OnceLock::new();
@@ -346,71 +367,19 @@ impl StepBuilder<'_> {
 
 /// Checks a workflow and builds its plan; see [`Workflow::validate`].
 fn validate(wf: &WorkflowInner) -> Result<Arc<Plan>, ValidationErrors> {
-    let workflow = wf.name.to_string();
-    let mut errors = Vec::new();
-    let mut index: HashMap<Arc<str>, usize> = HashMap::with_capacity(wf.steps.len());
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for (position, step) in wf.steps.iter().enumerate() {
-        if step.name.is_empty() {
-            errors.push(ValidationError::EmptyName {
-                workflow: workflow.clone(),
-                position,
-            });
-        }
-        index.entry(step.name.clone()).or_insert(position);
-        *counts.entry(&step.name).or_insert(0) += 1;
-    }
-    for (position, step) in wf.steps.iter().enumerate() {
-        let count = counts.get(&*step.name).copied().unwrap_or(0);
-        if count > 1 && !step.name.is_empty() && index.get(&step.name) == Some(&position) {
-            errors.push(ValidationError::DuplicateStep {
-                workflow: workflow.clone(),
-                step: step.name.to_string(),
-                count,
-            });
-        }
-    }
-
-    let mut deps = Vec::with_capacity(wf.steps.len());
-    for step in &wf.steps {
-        let mut ids = Vec::with_capacity(step.depends_on.len());
-        for dependency in &step.depends_on {
-            if **dependency == *step.name {
-                errors.push(ValidationError::SelfDependency {
-                    workflow: workflow.clone(),
-                    step: step.name.to_string(),
-                });
-                continue;
-            }
-            match index.get(dependency.as_str()) {
-                Some(&id) => ids.push(id),
-                None => errors.push(ValidationError::UnknownDependency {
-                    workflow: workflow.clone(),
-                    step: step.name.to_string(),
-                    dependency: dependency.clone(),
-                    suggestion: graph::closest_name(dependency, wf.steps.iter().map(|s| &*s.name))
-                        .map(str::to_owned),
-                }),
-            }
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        deps.push(ids);
-    }
-
-    for cycle in graph::cycles(&deps) {
-        errors.push(ValidationError::Cycle {
-            workflow: workflow.clone(),
-            path: cycle
-                .iter()
-                .map(|&i| wf.steps[i].name.to_string())
-                .collect(),
+    let Checked { deps, errors, .. } = crate::validate::check(&wf.name, &wf.steps);
+    if !errors.is_empty() {
+        return Err(ValidationErrors {
+            workflow: wf.name.to_string(),
+            errors,
         });
     }
-
-    if !errors.is_empty() {
-        return Err(ValidationErrors { workflow, errors });
-    }
+    let index = wf
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(position, step)| (step.name.clone(), position))
+        .collect();
     let dependents = graph::successors(&deps);
     let roots = (0..deps.len()).filter(|&i| deps[i].is_empty()).collect();
     Ok(Arc::new(Plan {
@@ -419,4 +388,14 @@ fn validate(wf: &WorkflowInner) -> Result<Arc<Plan>, ValidationErrors> {
         index: Arc::new(index),
         roots,
     }))
+}
+
+impl NamedStep for StepDef {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn depends_on(&self) -> &[String] {
+        &self.depends_on
+    }
 }
