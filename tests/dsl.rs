@@ -139,6 +139,22 @@ fn a_dsl_workflow_exposes_its_graph() {
     assert_eq!(CodeReview::NAME, "CodeReview");
 }
 
+#[test]
+fn a_dsl_workflow_is_analysed_and_drawn_like_a_runtime_one() {
+    let definition = CodeReview::workflow().definition();
+    let analysis = orchestrator::analyze(&definition);
+    assert!(analysis.errors.is_empty());
+    assert_eq!(analysis.order, ["scan", "review", "fix"]);
+    assert_eq!(analysis.critical_path, ["scan", "review", "fix"]);
+    // `fix -> scan` is implied by `scan -> review -> fix`.
+    assert_eq!(analysis.redundant_edges.len(), 1);
+    let picture = orchestrator::render::mermaid(&definition);
+    assert!(
+        picture.contains("scan") && picture.contains("fix"),
+        "{picture}"
+    );
+}
+
 #[step]
 async fn load(n: &u32) -> Result<u32, ReviewError> {
     Ok(*n)
