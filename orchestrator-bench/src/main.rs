@@ -28,6 +28,7 @@ orchestrator-bench: the engine against hand-written code and its peers.
 USAGE:
     orchestrator-bench [OPTIONS]
     orchestrator-bench gen-hand-written DIR [--steps N]
+    orchestrator-bench gen-dsl DIR [--steps N] [--chain] [--dsl-only]
     orchestrator-bench engine-breakdown [--steps N]
 
 OPTIONS:
@@ -49,6 +50,11 @@ on a layered DAG of N steps (default 1000000) and counts their heap per step.
 gen-hand-written DIR writes a standalone cargo project with a layered DAG of
 N steps (default 200) written by hand with .await and join!, for comparing
 compile times against the same DAG in the DSL.
+
+gen-dsl DIR writes a standalone cargo project with the same DAG (or, with
+--chain, a chain) written with #[step] and workflow!, next to it written by
+hand; running it prints both times per step and their ratio. With
+--dsl-only it holds the DSL version alone, for timing its compile.
 ";
 
 fn main() {
@@ -59,6 +65,7 @@ fn main() {
     }
     let result = match args.first().map(String::as_str) {
         Some("gen-hand-written") => suite::gen_hand_written(&args[1..]),
+        Some("gen-dsl") => suite::gen_dsl(&args[1..]),
         Some("engine-breakdown") => suite::engine_breakdown(&args[1..]),
         _ => match suite::Options::parse(&args) {
             Ok(options) => {

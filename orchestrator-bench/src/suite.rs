@@ -666,6 +666,56 @@ pub fn gen_hand_written(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `gen-dsl DIR [--steps N] [--chain] [--dsl-only]`: writes a standalone
+/// cargo project running a layered DAG of N steps (default 200), or a
+/// chain, written with the DSL, beside the same DAG by hand.
+pub fn gen_dsl(args: &[String]) -> Result<(), String> {
+    let dir = args.first().ok_or("gen-dsl needs a directory")?;
+    let (mut steps, mut chain, mut dsl_only) = (200u32, false, false);
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--steps" => steps = number(rest.next().ok_or("--steps needs a value")?)? as u32,
+            "--chain" => chain = true,
+            "--dsl-only" => dsl_only = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let dag = if chain {
+        Dag::chain(steps)
+    } else {
+        Dag::layered(steps, 10, dag::fixed::SEED)
+    };
+    let facade = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../orchestrator");
+    let facade = facade
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", facade.display()))?;
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"dsl-dag\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\norchestrator = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\", \"time\"] }}\n\n[workspace]\n",
+            facade.display().to_string()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("src/main.rs"),
+        crate::codegen::dsl_program(&dag, !dsl_only),
+    )
+    .map_err(|e| e.to_string())?;
+    println!(
+        "wrote {}: {} steps, {} edges; expected output {}",
+        dir.display(),
+        dag.len(),
+        dag.edges(),
+        dag.expected_checksum()
+    );
+    Ok(())
+}
+
 /// `engine-breakdown [--steps N]`: the engine's phases on the big shape.
 pub fn engine_breakdown(args: &[String]) -> Result<(), String> {
     let steps = match args.first().map(String::as_str) {
