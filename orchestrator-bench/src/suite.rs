@@ -643,19 +643,23 @@ pub fn gen_hand_written(args: &[String]) -> Result<(), String> {
         None => 200,
     };
     let dag = Dag::layered(steps, 10, dag::fixed::SEED);
+    let cargo_toml = "[package]\nname = \"hand-written-dag\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n\n[workspace]\n";
+    write_project(
+        dir,
+        cargo_toml,
+        &crate::codegen::hand_written_program(&dag),
+        &dag,
+    )
+}
+
+/// Writes a standalone cargo project (`Cargo.toml` and `src/main.rs`) for
+/// `dag` into `dir`, and says what it wrote.
+fn write_project(dir: &str, cargo_toml: &str, main_rs: &str, dag: &Dag) -> Result<(), String> {
     let dir = std::path::Path::new(dir);
     std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"hand-written-dag\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-         [dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"macros\"] }\n\n[workspace]\n",
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("src/main.rs"),
-        crate::codegen::hand_written_program(&dag),
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("Cargo.toml"), cargo_toml).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("src/main.rs"), main_rs).map_err(|e| e.to_string())?;
     println!(
         "wrote {}: {} steps, {} edges; expected output {}",
         dir.display(),
@@ -690,30 +694,17 @@ pub fn gen_dsl(args: &[String]) -> Result<(), String> {
     let facade = facade
         .canonicalize()
         .map_err(|e| format!("{}: {e}", facade.display()))?;
-    let dir = std::path::Path::new(dir);
-    std::fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"dsl-dag\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\norchestrator = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\", \"time\"] }}\n\n[workspace]\n",
-            facade.display().to_string()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("src/main.rs"),
-        crate::codegen::dsl_program(&dag, !dsl_only),
-    )
-    .map_err(|e| e.to_string())?;
-    println!(
-        "wrote {}: {} steps, {} edges; expected output {}",
-        dir.display(),
-        dag.len(),
-        dag.edges(),
-        dag.expected_checksum()
+    let cargo_toml = format!(
+        "[package]\nname = \"dsl-dag\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\norchestrator = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"rt\", \"macros\", \"time\"] }}\n\n[workspace]\n",
+        facade.display().to_string()
     );
-    Ok(())
+    write_project(
+        dir,
+        &cargo_toml,
+        &crate::codegen::dsl_program(&dag, !dsl_only),
+        &dag,
+    )
 }
 
 /// `engine-breakdown [--steps N]`: the engine's phases on the big shape.
