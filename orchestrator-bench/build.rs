@@ -33,4 +33,13 @@ fn main() {
     }
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("hand_written.rs"), src).expect("OUT_DIR is writable");
+    // The DSL versions of the shapes small enough to compile as source.
+    let mut dsl = String::new();
+    dsl.push_str(&codegen::dsl_module(&dag::fixed::chain(), "chain", "Chain"));
+    dsl.push_str(&codegen::dsl_module(
+        &dag::fixed::fan_out(),
+        "fan_out",
+        "FanOut",
+    ));
+    std::fs::write(out.join("dsl.rs"), dsl).expect("OUT_DIR is writable");
 }

@@ -185,6 +185,47 @@ pub fn hand_written_program(dag: &Dag) -> String {
     src
 }
 
+/// The DSL version of `dag` for the suite: one `#[step]` per step, named
+/// `{name}_s{i}`, doing the shape's load through the `ShapeRef` resource,
+/// the `workflow!` type `{Name}`, and `{name}_checksum` over its sinks.
+pub fn dsl_module(dag: &Dag, name: &str, type_name: &str) -> String {
+    let mut src = String::new();
+    for step in 0..dag.len() {
+        let parents = dag.parents(step);
+        let deps: Vec<String> = parents.iter().map(|p| format!("\"{name}_s{p}\"")).collect();
+        let mut params: Vec<String> = parents
+            .iter()
+            .map(|p| format!("{name}_s{p}: &u64"))
+            .collect();
+        params.push(String::from("#[resource] shape: &ShapeRef"));
+        let inputs: Vec<String> = parents.iter().map(|p| format!("*{name}_s{p}")).collect();
+        let attr = if parents.is_empty() {
+            String::from("#[step]")
+        } else {
+            format!("#[step(depends_on = [{}])]", deps.join(", "))
+        };
+        let _ = writeln!(
+            src,
+            "{attr}\nasync fn {name}_s{step}({}) -> Result<u64, Never> {{\n    Ok(shape.0.load.step({step}, [{}]).await)\n}}",
+            params.join(", "),
+            inputs.join(", ")
+        );
+    }
+    let all: Vec<String> = (0..dag.len()).map(|s| format!("{name}_s{s}")).collect();
+    let _ = writeln!(src, "workflow!(pub {type_name}: {});", all.join(", "));
+    let sinks: Vec<String> = dag
+        .sinks()
+        .iter()
+        .map(|s| format!("*out.{name}_s{s}"))
+        .collect();
+    let _ = writeln!(
+        src,
+        "pub fn {name}_checksum(out: &{type_name}Output) -> u64 {{\n    crate::dag::checksum([{}])\n}}",
+        sinks.join(", ")
+    );
+    src
+}
+
 /// A standalone `main.rs` for the DSL's per-step cost and compile time:
 /// `dag` written with one `#[step]` per step and a `workflow!`, next to the
 /// same DAG written by hand (as in [`hand_written_program`]); `main` runs

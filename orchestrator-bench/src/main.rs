@@ -9,6 +9,9 @@
 //!
 //! See `BENCHMARKS.md` at the repository root for what is measured and how.
 
+// The generated DSL workflows chain one macro call per step.
+#![recursion_limit = "4096"]
+
 mod alloc;
 // Also compiled into the build script, which uses what the binary does not.
 #[allow(dead_code)]

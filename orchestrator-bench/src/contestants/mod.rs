@@ -17,6 +17,7 @@ use crate::work::Load;
 pub mod async_dag;
 pub mod dagrs;
 pub mod dagx;
+pub mod dsl;
 pub mod engine;
 pub mod hand_written;
 pub mod spawn_oneshot;
@@ -97,7 +98,7 @@ pub fn all() -> Vec<Box<dyn Contestant>> {
     vec![
         Box::new(hand_written::HandWritten),
         Box::new(spawn_oneshot::SpawnOneshot),
-        // The DSL contestant goes here once `#[step]`/`workflow!` exist.
+        Box::new(dsl::Dsl),
         Box::new(engine::Engine::BuildAndRun),
         Box::new(engine::Engine::Prebuilt),
         Box::new(engine::Engine::OwnTask),
