@@ -202,7 +202,12 @@ mod tests {
         let runtime = runtime();
         let shape = Arc::new(shape);
         for contestant in all() {
-            let mut run = contestant.prepare(&shape).unwrap();
+            let mut run = match contestant.prepare(&shape) {
+                Ok(run) => run,
+                // The DSL is generated for the fixed chain and fan-out only.
+                Err(reason) if reason.starts_with("not generated") => continue,
+                Err(reason) => panic!("{} cannot run {}: {reason}", contestant.name(), shape.name),
+            };
             let outcome = run(&runtime);
             assert_eq!(
                 outcome.checksum,
