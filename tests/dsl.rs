@@ -131,10 +131,7 @@ fn a_dsl_workflow_exposes_its_graph() {
         wf.step_names().collect::<Vec<_>>(),
         ["scan", "review", "fix"]
     );
-    assert_eq!(
-        wf.dependencies("fix"),
-        Some(&[String::from("review"), String::from("scan")][..])
-    );
+    assert_eq!(wf.dependencies("fix"), Some(vec!["review", "scan"]));
     assert!(wf.validate().is_ok());
     assert_eq!(CodeReview::NAME, "CodeReview");
 }

@@ -115,7 +115,7 @@ impl StepContext {
                 step: self.step_name().to_owned(),
                 dependency: step.to_owned(),
                 requested: std::any::type_name::<T>(),
-                actual: self.shared.workflow.steps[dependency].output_type,
+                actual: self.shared.workflow.steps[dependency].output_type(),
             })
     }
 
@@ -135,19 +135,28 @@ impl StepContext {
 
     /// The names of this step's dependencies, in index order.
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
-        self.shared.plan.deps[self.step]
+        self.shared
+            .plan
+            .deps
+            .get(self.step)
             .iter()
-            .map(|&d| &*self.shared.workflow.steps[d].name)
+            .map(|&d| &*self.shared.workflow.steps[d as usize].name)
     }
 
     /// The outputs of every dependency that produced a `T`, with their
     /// names, in the order the dependencies were added to the workflow. A
     /// fan-in step reads all its inputs with this, without naming each.
     pub fn outputs<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.shared.plan.deps[self.step].iter().filter_map(|&d| {
-            let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
-            Some((&*self.shared.workflow.steps[d].name, value))
-        })
+        self.shared
+            .plan
+            .deps
+            .get(self.step)
+            .iter()
+            .filter_map(|&d| {
+                let d = d as usize;
+                let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
+                Some((&*self.shared.workflow.steps[d].name, value))
+            })
     }
 
     /// The run's input, as a `T`.
@@ -216,19 +225,19 @@ impl StepContext {
     }
 
     fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {
-        let deps = &self.shared.plan.deps[self.step];
+        let deps = self.shared.plan.deps.get(self.step);
+        let steps = &self.shared.workflow.steps;
         // Few dependencies: compare names; many: the plan's name index.
         let found = if deps.len() <= 16 {
             deps.iter()
-                .copied()
-                .find(|&d| &*self.shared.workflow.steps[d].name == step)
+                .map(|&d| d as usize)
+                .find(|&d| &*steps[d].name == step)
         } else {
             self.shared
                 .plan
                 .index
-                .get(step)
-                .copied()
-                .filter(|d| deps.binary_search(d).is_ok())
+                .get(step, |i| &steps[i].name)
+                .filter(|&d| u32::try_from(d).is_ok_and(|d| deps.binary_search(&d).is_ok()))
         };
         found.ok_or_else(|| ContextError::NotADependency {
             step: self.step_name().to_owned(),

@@ -90,6 +90,19 @@ pub enum ValidationError {
         /// depends on `review` and `review` depends on `fix`.
         path: Vec<String>,
     },
+    /// More steps, or more dependencies on steps not yet added, than a
+    /// workflow can hold.
+    #[error(
+        "workflow `{workflow}` has {steps} steps; a workflow holds at most {limit} steps and {limit} dependencies on steps added after them, so split it into nested workflows"
+    )]
+    TooLarge {
+        /// The workflow's name.
+        workflow: String,
+        /// How many steps it has.
+        steps: usize,
+        /// The most it may have.
+        limit: usize,
+    },
 }
 
 fn did_you_mean(suggestion: Option<&str>) -> String {

@@ -31,7 +31,7 @@ use crate::events::{Event, EventKind};
 use crate::report::{
     Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus,
 };
-use crate::workflow::{Plan, TriggerRule, WorkflowInner};
+use crate::workflow::{Plan, StepFuture, TriggerRule, WorkflowInner};
 
 /// State shared by the driver and every step of one run; read-only but for
 /// the output slots, each written once.
@@ -80,28 +80,6 @@ pub(crate) struct StepOutcome {
     result: Result<Output, StepFailure>,
 }
 
-/// The driver's record of a step.
-#[derive(Clone)]
-struct Record {
-    status: Option<StepStatus>,
-    failure: Option<StepFailure>,
-    reason: Option<SkipReason>,
-    attempts: u32,
-    started_at: Option<SystemTime>,
-    duration: Option<Duration>,
-}
-
-impl Record {
-    const NEW: Self = Self {
-        status: None,
-        failure: None,
-        reason: None,
-        attempts: 0,
-        started_at: None,
-        duration: None,
-    };
-}
-
 /// A spawned step's task, aborted when dropped, so no step outlives its run.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -133,7 +111,7 @@ async fn dynamic_attempt(
         attempt,
     };
     let fut = def.handler.call(ctx);
-    if def.options.own_task {
+    if def.options().own_task {
         spawned(fut).await
     } else {
         guarded(fut).await
@@ -178,6 +156,44 @@ async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
     .await
 }
 
+/// The future of a started step.
+enum Running<F> {
+    /// A step that sets no option, in a run without events or step spans:
+    /// its handler's future, polled as it is, and nothing else.
+    Plain {
+        step: usize,
+        start: Instant,
+        fut: StepFuture,
+    },
+    /// Everything else: retries, timeout, own task, events, spans.
+    Full(Pin<Box<F>>),
+}
+
+impl<F: Future<Output = StepOutcome>> Future for Running<F> {
+    type Output = StepOutcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<StepOutcome> {
+        match self.get_mut() {
+            Self::Plain { step, start, fut } => {
+                let result =
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(result)) => result.map_err(StepFailure::from_error),
+                        Err(payload) => Err(StepFailure::from_panic(&*payload)),
+                    };
+                Poll::Ready(StepOutcome {
+                    step: *step,
+                    attempts: 1,
+                    start: *start,
+                    duration: start.elapsed(),
+                    result,
+                })
+            }
+            Self::Full(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
 /// Runs a step with its timeout and retries; `attempt(n)` makes attempt
 /// `n`'s future.
 pub(crate) async fn run_step_with<F, Fut>(
@@ -200,14 +216,14 @@ where
             attempt: attempts,
         });
         let run = attempt(attempts).instrument(span.clone());
-        let result = match def.options.timeout {
+        let result = match def.options().timeout {
             None => run.await,
             Some(limit) => tokio::time::timeout(limit, run)
                 .await
                 .unwrap_or(Err(StepFailure::TimedOut(limit))),
         };
         let Err(failure) = &result else { break result };
-        let Some(policy) = &def.options.retry else {
+        let Some(policy) = &def.options().retry else {
             break result;
         };
         if !policy.should_retry(attempts, failure) {
@@ -235,8 +251,8 @@ where
 }
 
 /// Decides, once every dependency of `step` is final, whether it runs.
-fn trigger_holds(rule: TriggerRule, deps: &[usize], records: &[Record]) -> bool {
-    let status = |d: &usize| records[*d].status;
+fn trigger_holds(rule: TriggerRule, deps: &[u32], records: &[StepReport]) -> bool {
+    let status = |d: &u32| records[*d as usize].status;
     let succeeded = || {
         deps.iter()
             .any(|d| status(d) == Some(StepStatus::Succeeded))
@@ -261,20 +277,21 @@ fn trigger_holds(rule: TriggerRule, deps: &[usize], records: &[Record]) -> bool 
 /// did not succeed, traced back to where the trouble started.
 fn skip_reason(
     rule: TriggerRule,
-    deps: &[usize],
-    records: &[Record],
+    deps: &[u32],
+    records: &[StepReport],
     shared: &RunShared,
 ) -> SkipReason {
     if rule == TriggerRule::AllSuccess {
         for &d in deps {
-            match (&records[d].status, &records[d].reason) {
+            let record = &records[d as usize];
+            match (record.status, record.reason()) {
                 (Some(StepStatus::Succeeded), _) => {}
                 (Some(StepStatus::Skipped), Some(reason @ SkipReason::Upstream { .. })) => {
                     return reason.clone();
                 }
                 (status, _) => {
                     return SkipReason::Upstream {
-                        step: shared.workflow.steps[d].name.to_string(),
+                        step: shared.workflow.steps[d as usize].name.to_string(),
                         status: status.unwrap_or(StepStatus::Cancelled),
                     };
                 }
@@ -286,11 +303,13 @@ fn skip_reason(
     }
 }
 
-/// The driver's state for one run.
+/// The driver's state for one run. Its methods take the run's shared state
+/// by reference: the driver runs on the run's task only.
 struct Driver {
-    shared: Arc<RunShared>,
-    records: Vec<Record>,
-    remaining: Vec<usize>,
+    /// Each step's report, filled in as the run goes.
+    records: Vec<StepReport>,
+    /// Dependencies not final yet, per step.
+    remaining: Vec<u32>,
     ready: VecDeque<usize>,
     finished: usize,
     /// Dependents a branch step did not choose, and that branch.
@@ -305,42 +324,41 @@ struct Driver {
 
 impl Driver {
     /// Decides the roots: they run unless their condition says otherwise.
-    fn start(&mut self) {
-        let shared = Arc::clone(&self.shared);
+    fn start(&mut self, shared: &Arc<RunShared>) {
         let mut settled = Vec::new();
         for &root in &shared.plan.roots {
-            self.admit(root, &mut settled);
+            self.admit(shared, root as usize, &mut settled);
         }
-        self.cascade(settled);
+        self.cascade(shared, settled);
     }
 
     /// Records that `step` reached a final state and settles every
     /// dependent whose dependencies are now all final, transitively.
-    fn settle(&mut self, step: usize) {
+    fn settle(&mut self, shared: &Arc<RunShared>, step: usize) {
         self.finished += 1;
         let mut settled = std::mem::take(&mut self.scratch);
         settled.push(step);
-        self.cascade(settled);
+        self.cascade(shared, settled);
     }
 
     /// Settles the dependents of every step in `settled` (consumed as a
     /// work list, then kept for reuse so settling allocates nothing).
-    fn cascade(&mut self, mut settled: Vec<usize>) {
-        let shared = Arc::clone(&self.shared);
+    fn cascade(&mut self, shared: &Arc<RunShared>, mut settled: Vec<usize>) {
         let plan = &shared.plan;
         while let Some(done) = settled.pop() {
-            for &dependent in &plan.dependents[done] {
+            for &dependent in plan.dependents.get(done) {
+                let dependent = dependent as usize;
                 self.remaining[dependent] -= 1;
                 if self.remaining[dependent] > 0 {
                     continue;
                 }
-                let rule = shared.workflow.steps[dependent].options.trigger;
-                let deps = &plan.deps[dependent];
+                let rule = shared.workflow.steps[dependent].options().trigger;
+                let deps = plan.deps.get(dependent);
                 if trigger_holds(rule, deps, &self.records) {
-                    self.admit(dependent, &mut settled);
+                    self.admit(shared, dependent, &mut settled);
                 } else {
-                    let reason = skip_reason(rule, deps, &self.records, &shared);
-                    self.skip(dependent, reason);
+                    let reason = skip_reason(rule, deps, &self.records, shared);
+                    self.skip(shared, dependent, reason);
                     settled.push(dependent);
                 }
             }
@@ -351,31 +369,30 @@ impl Driver {
     /// A step whose trigger rule holds: it runs, unless a branch did not
     /// choose it or its condition is false (then it is skipped and pushed
     /// onto `settled`).
-    fn admit(&mut self, step: usize, settled: &mut Vec<usize>) {
-        let shared = Arc::clone(&self.shared);
+    fn admit(&mut self, shared: &Arc<RunShared>, step: usize, settled: &mut Vec<usize>) {
         if let Some(&branch) = self.vetoes.get(&step) {
             let branch = shared.workflow.steps[branch].name.to_string();
-            self.skip(step, SkipReason::NotChosen { branch });
+            self.skip(shared, step, SkipReason::NotChosen { branch });
             settled.push(step);
             return;
         }
-        if let Some(condition) = &shared.workflow.steps[step].options.condition {
+        if let Some(condition) = &shared.workflow.steps[step].options().condition {
             let ctx = StepContext {
-                shared: Arc::clone(&shared),
+                shared: Arc::clone(shared),
                 step,
                 attempt: 0,
             };
             match std::panic::catch_unwind(AssertUnwindSafe(|| condition(&ctx))) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.skip(step, SkipReason::Condition);
+                    self.skip(shared, step, SkipReason::Condition);
                     settled.push(step);
                     return;
                 }
                 Err(payload) => {
                     let failure = StepFailure::from_panic(&*payload);
                     let failure = StepFailure::from_error(format!("its condition {failure}"));
-                    self.fail(step, failure, 0);
+                    self.fail(shared, step, failure, 0);
                     self.finished += 1;
                     settled.push(step);
                     return;
@@ -385,21 +402,19 @@ impl Driver {
         self.ready.push_back(step);
     }
 
-    fn skip(&mut self, step: usize, reason: SkipReason) {
-        let shared = &self.shared;
+    fn skip(&mut self, shared: &Arc<RunShared>, step: usize, reason: SkipReason) {
         shared.emit(|| EventKind::StepSkipped {
             step: shared.workflow.steps[step].name.clone(),
             reason: reason.clone(),
         });
         let record = &mut self.records[step];
         record.status = Some(StepStatus::Skipped);
-        record.reason = Some(reason);
+        record.detail_mut().reason = Some(reason);
         self.finished += 1;
     }
 
     /// Marks `step` failed (or timed out) and announces it.
-    fn fail(&mut self, step: usize, failure: StepFailure, attempts: u32) {
-        let shared = &self.shared;
+    fn fail(&mut self, shared: &Arc<RunShared>, step: usize, failure: StepFailure, attempts: u32) {
         let def = &shared.workflow.steps[step];
         let record = &mut self.records[step];
         if let StepFailure::TimedOut(timeout) = failure {
@@ -418,18 +433,22 @@ impl Driver {
             });
         }
         tracing::warn!(step = %def.name, error = %failure, attempts, "step did not succeed");
-        record.failure = Some(failure);
+        record.detail_mut().failure = Some(failure);
     }
 
     /// Reads a branch step's choice: vetoes the dependents it did not
     /// choose, or explains why the choice is invalid.
-    fn apply_branch(&mut self, step: usize, output: &Output) -> Result<(), StepFailure> {
-        let shared = Arc::clone(&self.shared);
+    fn apply_branch(
+        &mut self,
+        shared: &Arc<RunShared>,
+        step: usize,
+        output: &Output,
+    ) -> Result<(), StepFailure> {
         let Some(branch) = (**output).downcast_ref::<Branch>() else {
             return Ok(());
         };
-        let dependents = &shared.plan.dependents[step];
-        let name_of = |i: usize| &*shared.workflow.steps[i].name;
+        let dependents = shared.plan.dependents.get(step);
+        let name_of = |i: u32| &*shared.workflow.steps[i as usize].name;
         for chosen in branch.chosen() {
             if !dependents.iter().any(|&d| name_of(d) == chosen) {
                 let names = dependents
@@ -443,37 +462,39 @@ impl Driver {
                 };
                 return Err(StepFailure::from_error(format!(
                     "branch `{}` chose `{chosen}`, which is not one of its dependents ({names})",
-                    name_of(step)
+                    shared.workflow.steps[step].name
                 )));
             }
         }
         for &dependent in dependents {
             if !branch.chosen().iter().any(|c| c == name_of(dependent)) {
-                self.vetoes.insert(dependent, step);
+                self.vetoes.insert(dependent as usize, step);
             }
         }
         Ok(())
     }
 
-    fn record_outcome(&mut self, outcome: StepOutcome) -> bool {
-        let shared = Arc::clone(&self.shared);
-        let def = &shared.workflow.steps[outcome.step];
-        let record = &mut self.records[outcome.step];
+    /// Records how a step ended; whether it failed.
+    fn record_outcome(&mut self, shared: &Arc<RunShared>, outcome: StepOutcome) -> bool {
+        let step = outcome.step;
+        let def = &shared.workflow.steps[step];
+        let record = &mut self.records[step];
         record.attempts = outcome.attempts;
-        record.started_at =
-            Some(self.started_at + outcome.start.saturating_duration_since(self.start));
-        record.duration = Some(outcome.duration);
+        record.set_timing(
+            self.started_at + outcome.start.saturating_duration_since(self.start),
+            outcome.duration,
+        );
         let result = match outcome.result {
-            Ok(output) if def.is_branch => {
-                self.apply_branch(outcome.step, &output).map(|()| output)
+            Ok(output) if def.handler.is_branch() => {
+                self.apply_branch(shared, step, &output).map(|()| output)
             }
             other => other,
         };
         let failed = match result {
             Ok(output) => {
                 // Each step's slot is written once, by its own outcome.
-                let _ = shared.outputs[outcome.step].set(output);
-                self.records[outcome.step].status = Some(StepStatus::Succeeded);
+                let _ = shared.outputs[step].set(output);
+                self.records[step].status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
                     step: def.name.clone(),
                     duration: outcome.duration,
@@ -482,11 +503,11 @@ impl Driver {
                 false
             }
             Err(failure) => {
-                self.fail(outcome.step, failure, outcome.attempts);
+                self.fail(shared, step, failure, outcome.attempts);
                 true
             }
         };
-        self.settle(outcome.step);
+        self.settle(shared, step);
         failed
     }
 }
@@ -512,9 +533,13 @@ impl RunCore {
             tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
         shared.emit(|| EventKind::RunStarted { steps: n });
         let mut driver = Driver {
-            shared: Arc::clone(&shared),
-            records: vec![Record::NEW; n],
-            remaining: shared.plan.deps.iter().map(Vec::len).collect(),
+            records: workflow
+                .steps
+                .iter()
+                .map(|step| StepReport::pending(Arc::clone(&step.name), step.output_type()))
+                .collect(),
+            #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
+            remaining: shared.plan.deps.degrees().map(|d| d as u32).collect(),
             ready: VecDeque::new(),
             finished: 0,
             vetoes: HashMap::new(),
@@ -522,7 +547,7 @@ impl RunCore {
             start: Instant::now(),
             scratch: Vec::new(),
         };
-        driver.start();
+        driver.start(&shared);
         Self {
             shared,
             driver,
@@ -544,10 +569,7 @@ impl RunCore {
     /// Records how a step ended; `Some` when fail-fast stops the run.
     pub(crate) fn record(&mut self, outcome: StepOutcome) -> Option<Stop> {
         let step = outcome.step;
-        self.driver.record_outcome(outcome);
-        let failed = self.driver.records[step]
-            .status
-            .is_some_and(StepStatus::is_failure);
+        let failed = self.driver.record_outcome(&self.shared, outcome);
         (self.settings.fail_fast && failed).then(|| {
             let step = self.shared.workflow.steps[step].name.to_string();
             (RunOutcome::FailedFast, SkipReason::FailFast { step })
@@ -588,7 +610,7 @@ impl RunCore {
                 for (step, record) in driver.records.iter_mut().enumerate() {
                     if record.status.is_none() {
                         record.status = Some(StepStatus::Cancelled);
-                        record.reason = Some(reason.clone());
+                        record.detail_mut().reason = Some(reason.clone());
                         shared.emit(|| EventKind::StepCancelled {
                             step: workflow.steps[step].name.clone(),
                             reason: reason.clone(),
@@ -603,39 +625,24 @@ impl RunCore {
             "a completed run settles every step"
         );
 
-        let mut nested: Vec<Vec<RunReport>> = vec![Vec::new(); n];
         let finished_nested = match shared.nested.lock() {
             Ok(mut list) => std::mem::take(&mut *list),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         for (step, report) in finished_nested {
-            nested[step].push(report);
+            driver.records[step].detail_mut().nested.push(report);
         }
-        let (started_at, start) = (driver.started_at, driver.start);
-        let steps = driver
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(step, record)| StepReport {
-                name: workflow.steps[step].name.clone(),
-                status: record.status.unwrap_or(StepStatus::Cancelled),
-                output: shared.outputs[step].get().cloned(),
-                output_type: workflow.steps[step].output_type,
-                failure: record.failure,
-                reason: record.reason,
-                attempts: record.attempts,
-                started_at: record.started_at,
-                duration: record.duration,
-                nested: std::mem::take(&mut nested[step]),
-            })
-            .collect();
+        let mut steps = driver.records;
+        for (record, slot) in steps.iter_mut().zip(shared.outputs.iter()) {
+            record.output = slot.get().cloned();
+        }
         let report = RunReport {
             index: Some(Arc::clone(&shared.plan.index)),
             workflow: workflow.name.clone(),
             run_id: shared.run_id,
             outcome,
-            started_at,
-            elapsed: start.elapsed(),
+            started_at: driver.started_at,
+            elapsed: driver.start.elapsed(),
             steps,
         };
         shared.emit(|| EventKind::RunFinished {
@@ -653,6 +660,9 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
     let limit = settings.max_concurrency.max(1);
     let timeout = settings.timeout;
     let mut core = RunCore::new(Arc::clone(&shared), settings);
+    // Without events or a subscriber for step spans, steps that set no
+    // option run as their handler's future alone.
+    let plain = shared.events.is_none() && !tracing::span_enabled!(tracing::Level::DEBUG);
     // Step futures are polled once when they start; most trivial steps
     // finish then and never reach `in_flight`. The rest are polled by the
     // `FuturesUnordered`, only when woken.
@@ -667,25 +677,40 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
     let span = core.span.clone();
     let stop = std::future::poll_fn(|cx| {
         let _entered = span.enter();
+        // Once per wake-up (reading the token takes a lock): a run that
+        // never waits still yields every `budget` steps, and sees it then.
+        if let Some(stop) = core.cancelled() {
+            return Poll::Ready(Some(stop));
+        }
         // Steps finished in this poll, before yielding to other tasks.
         let mut budget = 1024u32;
         loop {
-            if let Some(stop) = core.cancelled() {
-                return Poll::Ready(Some(stop));
-            }
             while in_flight.len() < limit && budget > 0 {
                 let Some(step) = core.next_ready() else {
                     break;
                 };
                 budget -= 1;
-                let mut fut = Box::pin(run_step(&shared, step));
-                match fut.as_mut().poll(cx) {
+                let def = &shared.workflow.steps[step];
+                let mut running = if plain && def.has_default_options() {
+                    Running::Plain {
+                        step,
+                        start: Instant::now(),
+                        fut: def.handler.call(StepContext {
+                            shared: Arc::clone(&shared),
+                            step,
+                            attempt: 1,
+                        }),
+                    }
+                } else {
+                    Running::Full(Box::pin(run_step(&shared, step)))
+                };
+                match Pin::new(&mut running).poll(cx) {
                     Poll::Ready(outcome) => {
                         if let Some(stop) = core.record(outcome) {
                             return Poll::Ready(Some(stop));
                         }
                     }
-                    Poll::Pending => in_flight.push(fut),
+                    Poll::Pending => in_flight.push(running),
                 }
             }
             if budget == 0 {

@@ -45,6 +45,7 @@ mod error;
 mod events;
 mod executor;
 mod halves;
+mod names;
 pub mod patterns;
 mod report;
 mod retry;

@@ -161,21 +161,66 @@ impl fmt::Display for SkipReason {
 }
 
 /// What one step did in a run.
-#[derive(Debug, Clone)]
+///
+/// Compact (80 bytes) because a run of a million steps keeps a million of
+/// them: what only some steps have (a failure, a skip reason, nested runs)
+/// lives behind one pointer.
+#[derive(Clone)]
 pub struct StepReport {
     pub(crate) name: Arc<str>,
-    pub(crate) status: StepStatus,
     pub(crate) output: Option<Output>,
     pub(crate) output_type: &'static str,
+    /// When the first attempt started, in nanoseconds since the Unix epoch;
+    /// 0 when it never started.
+    pub(crate) started_nanos: u64,
+    /// The step's duration in nanoseconds; `u64::MAX` when it never ran.
+    pub(crate) duration_nanos: u64,
+    pub(crate) attempts: u32,
+    /// `None` while the run has not settled the step.
+    pub(crate) status: Option<StepStatus>,
+    pub(crate) detail: Option<Box<StepDetail>>,
+}
+
+/// The parts of a step's report that only some steps have.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepDetail {
     pub(crate) failure: Option<StepFailure>,
     pub(crate) reason: Option<SkipReason>,
-    pub(crate) attempts: u32,
-    pub(crate) started_at: Option<SystemTime>,
-    pub(crate) duration: Option<Duration>,
     pub(crate) nested: Vec<RunReport>,
 }
 
 impl StepReport {
+    /// The report of a step that has not started.
+    pub(crate) fn pending(name: Arc<str>, output_type: &'static str) -> Self {
+        Self {
+            name,
+            output: None,
+            output_type,
+            started_nanos: 0,
+            duration_nanos: u64::MAX,
+            attempts: 0,
+            status: None,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn detail_mut(&mut self) -> &mut StepDetail {
+        self.detail.get_or_insert_default()
+    }
+
+    /// Records when the step started and how long it took.
+    pub(crate) fn set_timing(&mut self, started_at: SystemTime, duration: Duration) {
+        let since_epoch = started_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.started_nanos = u64::try_from(since_epoch.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.duration_nanos = u64::try_from(duration.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1);
+    }
+
     /// The step's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -186,9 +231,10 @@ impl StepReport {
         self.output.clone()?.downcast::<T>().ok()
     }
 
-    /// The step's final status.
+    /// The step's final status (`Cancelled` for a step the run never
+    /// reached).
     pub fn status(&self) -> StepStatus {
-        self.status
+        self.status.unwrap_or(StepStatus::Cancelled)
     }
 
     /// The step's output as `T`, if it succeeded and produced a `T`.
@@ -203,20 +249,22 @@ impl StepReport {
 
     /// Why the last attempt failed (for `Failed` and `TimedOut` steps).
     pub fn failure(&self) -> Option<&StepFailure> {
-        self.failure.as_ref()
+        self.detail.as_ref()?.failure.as_ref()
     }
 
     /// Why the step was skipped or cancelled.
     pub fn reason(&self) -> Option<&SkipReason> {
-        self.reason.as_ref()
+        self.detail.as_ref()?.reason.as_ref()
     }
 
     /// A one-line explanation of a step that did not succeed.
     pub fn error_message(&self) -> Option<String> {
-        match (&self.failure, &self.reason) {
+        match (self.failure(), self.reason()) {
             (Some(failure), _) => Some(failure.to_string()),
             (None, Some(reason)) => Some(reason.to_string()),
-            (None, None) if self.status != StepStatus::Succeeded => Some(self.status.to_string()),
+            (None, None) if self.status() != StepStatus::Succeeded => {
+                Some(self.status().to_string())
+            }
             (None, None) => None,
         }
     }
@@ -228,19 +276,37 @@ impl StepReport {
 
     /// When the first attempt started.
     pub fn started_at(&self) -> Option<SystemTime> {
-        self.started_at
+        (self.started_nanos != 0)
+            .then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(self.started_nanos))
     }
 
     /// From the first attempt's start to the step's end, retries and
     /// backoff included.
     pub fn duration(&self) -> Option<Duration> {
-        self.duration
+        (self.duration_nanos != u64::MAX).then(|| Duration::from_nanos(self.duration_nanos))
     }
 
     /// The reports of the runs this step made: one per iteration of a loop,
     /// per attempt of a gate, or the one run of a sub-workflow.
     pub fn nested(&self) -> &[RunReport] {
-        &self.nested
+        self.detail.as_ref().map_or(&[], |d| &d.nested)
+    }
+}
+
+impl fmt::Debug for StepReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepReport")
+            .field("name", &self.name)
+            .field("status", &self.status())
+            .field("output", &self.output)
+            .field("output_type", &self.output_type)
+            .field("failure", &self.failure())
+            .field("reason", &self.reason())
+            .field("attempts", &self.attempts)
+            .field("started_at", &self.started_at())
+            .field("duration", &self.duration())
+            .field("nested", &self.nested())
+            .finish()
     }
 }
 
@@ -292,7 +358,7 @@ pub struct RunReport {
     pub(crate) elapsed: Duration,
     pub(crate) steps: Vec<StepReport>,
     /// Step name to position, shared with the workflow's plan.
-    pub(crate) index: Option<Arc<std::collections::HashMap<Arc<str>, usize>>>,
+    pub(crate) index: Option<Arc<crate::names::NameIndex>>,
 }
 
 impl RunReport {
@@ -329,7 +395,9 @@ impl RunReport {
     /// The step named `name`.
     pub fn step(&self, name: &str) -> Option<&StepReport> {
         match &self.index {
-            Some(index) => index.get(name).and_then(|&i| self.steps.get(i)),
+            Some(index) => index
+                .get(name, |i| self.steps.get(i).map_or("", |s| &s.name))
+                .and_then(|i| self.steps.get(i)),
             None => self.steps.iter().find(|s| &*s.name == name),
         }
     }
@@ -354,7 +422,7 @@ impl RunReport {
     pub fn counts(&self) -> StatusCounts {
         let mut counts = StatusCounts::default();
         for step in &self.steps {
-            match step.status {
+            match step.status() {
                 StepStatus::Succeeded => counts.succeeded += 1,
                 StepStatus::Failed => counts.failed += 1,
                 StepStatus::Skipped => counts.skipped += 1,
@@ -374,7 +442,7 @@ impl RunReport {
             && self
                 .steps
                 .iter()
-                .all(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
+                .all(|s| matches!(s.status(), StepStatus::Succeeded | StepStatus::Skipped))
     }
 
     /// `Ok(self)` when [`is_success`](Self::is_success), otherwise an error
@@ -386,10 +454,10 @@ impl RunReport {
         let failures = self
             .steps
             .iter()
-            .filter(|s| s.status != StepStatus::Succeeded)
+            .filter(|s| s.status() != StepStatus::Succeeded)
             .map(|s| {
                 let why = s.error_message().unwrap_or_default();
-                (s.name.to_string(), format!("{}: {why}", s.status))
+                (s.name.to_string(), format!("{}: {why}", s.status()))
             })
             .collect();
         Err(RunFailed {
@@ -442,11 +510,11 @@ impl fmt::Display for RunReport {
             "step", "status", "attempts", "duration"
         )?;
         for s in &self.steps {
-            let duration = s.duration.map(|d| format!("{d:.1?}")).unwrap_or_default();
+            let duration = s.duration().map(|d| format!("{d:.1?}")).unwrap_or_default();
             let line = format!(
                 "  {:width$}  {:9}  {:<8}  {:>9}  {}",
                 s.name,
-                s.status.as_str(),
+                s.status().as_str(),
                 s.attempts,
                 duration,
                 s.error_message().unwrap_or_default()

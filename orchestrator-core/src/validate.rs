@@ -10,9 +10,12 @@
 
 use std::collections::HashMap;
 
-use crate::error::ValidationError;
+use std::sync::Arc;
+
+use crate::error::{ValidationError, ValidationErrors};
 use crate::graph;
 use crate::halves;
+use crate::workflow::{Adjacency, FORWARD, Plan, WorkflowInner};
 
 /// How much work "did you mean" may spend in one validation, counted in
 /// character pairs compared. Each unknown dependency is compared with every
@@ -31,6 +34,52 @@ pub(crate) trait NamedStep {
     fn name(&self) -> &str;
     /// The names of the steps it depends on, as written.
     fn depends_on(&self) -> &[String];
+}
+
+/// "Did you mean" for unknown names, within a budget of work (see
+/// [`SUGGESTION_BUDGET`]).
+#[derive(Clone, Copy)]
+struct Suggestions {
+    budget: usize,
+    /// The cost of comparing a name of length `l` with every suggestible
+    /// step name is `(l + 1) * per_char`.
+    per_char: usize,
+}
+
+impl Suggestions {
+    fn new<'a>(names: impl Iterator<Item = &'a str>, budget: usize) -> Self {
+        let per_char = names
+            .filter(|name| suggestible(name))
+            .map(|name| name.len() + 1)
+            .sum();
+        Self { budget, per_char }
+    }
+
+    /// A share of the budget, for one of `parts` parts of the work.
+    fn part(self, parts: usize) -> Self {
+        Self {
+            budget: self.budget / parts.max(1),
+            ..self
+        }
+    }
+
+    /// The closest of `names` to `unknown`, while the budget lasts.
+    fn suggest<'a>(
+        &mut self,
+        unknown: &str,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Option<String> {
+        let cost = (unknown.len() + 1).saturating_mul(self.per_char);
+        if !suggestible(unknown) || cost > self.budget {
+            return None;
+        }
+        self.budget -= cost;
+        graph::closest_name(unknown, names.filter(|name| suggestible(name))).map(str::to_owned)
+    }
+}
+
+fn suggestible(name: &str) -> bool {
+    name.len() <= SUGGESTION_MAX_LEN
 }
 
 /// The outcome of [`check`]: the dependencies as indices, and every problem.
@@ -111,18 +160,10 @@ fn check_with_budget<S: NamedStep + Sync>(
         });
     }
 
-    let suggestible = |name: &&str| name.len() <= SUGGESTION_MAX_LEN;
-    // The cost of comparing a name of length `l` with every suggestible
-    // step name is `(l + 1) * per_char`.
-    let per_char: usize = steps
-        .iter()
-        .map(NamedStep::name)
-        .filter(suggestible)
-        .map(|name| name.len() + 1)
-        .sum();
+    let suggestions = Suggestions::new(steps.iter().map(NamedStep::name), suggestion_budget);
     let size = steps.iter().map(|s| s.depends_on().len()).sum::<usize>();
     let parts = halves::in_parts(steps.len(), size, |range, parts| {
-        let mut budget = suggestion_budget / parts;
+        let mut suggestions = suggestions.part(parts);
         let mut deps = Vec::with_capacity(range.len());
         let mut errors = Vec::new();
         for step in &steps[range] {
@@ -139,14 +180,7 @@ fn check_with_budget<S: NamedStep + Sync>(
                     ids.push(id);
                     continue;
                 }
-                let cost = (dependency.len() + 1).saturating_mul(per_char);
-                let suggestion = if suggestible(&dependency.as_str()) && cost <= budget {
-                    budget -= cost;
-                    let candidates = steps.iter().map(NamedStep::name).filter(suggestible);
-                    graph::closest_name(dependency, candidates).map(str::to_owned)
-                } else {
-                    None
-                };
+                let suggestion = suggestions.suggest(dependency, steps.iter().map(NamedStep::name));
                 errors.push(ValidationError::UnknownDependency {
                     workflow: workflow.to_owned(),
                     step: step.name().to_owned(),
@@ -183,6 +217,143 @@ fn check_with_budget<S: NamedStep + Sync>(
         order,
         level,
     }
+}
+
+/// Checks a runtime workflow and builds its plan. Same checks and same
+/// order of problems as [`check`], on a workflow whose names were resolved
+/// while it was built (see [`WorkflowInner`]): linear, with one name
+/// lookup per dependency given before its step existed.
+pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationErrors> {
+    let workflow = &*wf.name;
+    let n = wf.steps.len();
+    let name_of = |i: usize| &*wf.steps[i].name;
+    let mut errors = Vec::new();
+    if n >= FORWARD as usize || wf.forward.len() > (!FORWARD) as usize {
+        errors.push(ValidationError::TooLarge {
+            workflow: workflow.to_owned(),
+            steps: n,
+            limit: (FORWARD - 1) as usize,
+        });
+        return Err(ValidationErrors {
+            workflow: workflow.to_owned(),
+            errors,
+        });
+    }
+    for (position, step) in wf.steps.iter().enumerate() {
+        if step.name.is_empty() {
+            errors.push(ValidationError::EmptyName {
+                workflow: workflow.to_owned(),
+                position,
+            });
+        }
+    }
+    if !wf.repeated.is_empty() {
+        // (first position, how many steps carry the name), by first position.
+        let mut counts: Vec<(usize, usize)> = Vec::new();
+        for &later in &wf.repeated {
+            let first = wf
+                .position(name_of(later as usize))
+                .unwrap_or(later as usize);
+            counts.push((first, 0));
+        }
+        counts.sort_unstable();
+        counts.dedup();
+        for &later in &wf.repeated {
+            let first = wf
+                .position(name_of(later as usize))
+                .unwrap_or(later as usize);
+            if let Ok(i) = counts.binary_search_by_key(&first, |&(f, _)| f) {
+                counts[i].1 += 1;
+            }
+        }
+        for (first, later) in counts {
+            errors.push(ValidationError::DuplicateStep {
+                workflow: workflow.to_owned(),
+                step: name_of(first).to_owned(),
+                count: later + 1,
+            });
+        }
+    }
+
+    let mut suggestions = Suggestions::new(wf.steps.iter().map(|s| &*s.name), SUGGESTION_BUDGET);
+    let mut deps = Adjacency::from_lists(n, wf.edges.len());
+    let mut scratch: Vec<u32> = Vec::new();
+    let mut roots = Vec::new();
+    for step in 0..n {
+        scratch.clear();
+        for &entry in wf.raw_deps(step) {
+            let position = if entry & FORWARD == 0 {
+                Some(entry as usize)
+            } else {
+                wf.position(wf.dep_name(entry))
+            };
+            match position {
+                Some(position) if position == step => {
+                    errors.push(ValidationError::SelfDependency {
+                        workflow: workflow.to_owned(),
+                        step: name_of(step).to_owned(),
+                    });
+                }
+                #[allow(clippy::cast_possible_truncation)] // below FORWARD
+                Some(position) => scratch.push(position as u32),
+                None => {
+                    let dependency = wf.dep_name(entry);
+                    errors.push(ValidationError::UnknownDependency {
+                        workflow: workflow.to_owned(),
+                        step: name_of(step).to_owned(),
+                        dependency: dependency.to_owned(),
+                        suggestion: suggestions
+                            .suggest(dependency, wf.steps.iter().map(|s| &*s.name)),
+                    });
+                }
+            }
+        }
+        scratch.sort_unstable();
+        scratch.dedup();
+        if scratch.is_empty() {
+            #[allow(clippy::cast_possible_truncation)] // below FORWARD
+            roots.push(step as u32);
+        }
+        deps.push(&scratch);
+    }
+    let deps = deps.finish();
+    let dependents = deps.reversed();
+
+    // Kahn's algorithm visits every step of an acyclic graph; only when it
+    // cannot are the (costlier) strongly connected components looked for.
+    let mut remaining: Vec<usize> = deps.degrees().collect();
+    let mut queue: Vec<u32> = roots.clone();
+    let mut visited = 0;
+    while let Some(step) = queue.pop() {
+        visited += 1;
+        for &dependent in dependents.get(step as usize) {
+            let left = &mut remaining[dependent as usize];
+            *left -= 1;
+            if *left == 0 {
+                queue.push(dependent);
+            }
+        }
+    }
+    if visited < n {
+        for cycle in graph::cycles(&deps.to_lists()) {
+            errors.push(ValidationError::Cycle {
+                workflow: workflow.to_owned(),
+                path: cycle.iter().map(|&i| name_of(i).to_owned()).collect(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ValidationErrors {
+            workflow: workflow.to_owned(),
+            errors,
+        });
+    }
+    Ok(Plan {
+        deps,
+        dependents,
+        index: Arc::clone(&wf.names),
+        roots,
+    })
 }
 
 #[cfg(test)]
@@ -244,6 +415,49 @@ mod tests {
                 "cycle b c b"
             ]
         );
+    }
+
+    #[test]
+    fn a_runtime_workflow_is_checked_exactly_like_its_definition() {
+        // Names resolved while a workflow is built (forward references,
+        // repeated and empty names, self-dependencies, typos, cycles) give
+        // the same problems, in the same order, as checking its plain
+        // definition.
+        let pool = ["a", "b", "c", "d", "", "scan", "sacn", "e"];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut invalid = 0;
+        for case in 0..500 {
+            let mut wf = crate::Workflow::new("wf");
+            for _ in 0..rng.usize(1..10) {
+                let name = pool[rng.usize(..pool.len())];
+                let deps: Vec<&str> = (0..rng.usize(0..4))
+                    .map(|_| pool[rng.usize(..pool.len())])
+                    .collect();
+                wf.add_step(name, |_| async { Ok::<_, crate::BoxError>(()) })
+                    .depends_on(deps);
+            }
+            let expected = check("wf", &wf.definition().steps).errors;
+            let actual = wf.validate().err().map(|e| e.errors).unwrap_or_default();
+            assert_eq!(actual, expected, "case {case}: {wf:?}");
+            invalid += usize::from(!expected.is_empty());
+        }
+        assert!(invalid > 100 && invalid < 500, "{invalid} of 500 invalid");
+    }
+
+    #[test]
+    fn a_runtime_workflow_plans_its_dependencies_sorted_without_repeats() {
+        let mut wf = crate::Workflow::new("wf");
+        // `c` names `b` before `b` exists.
+        wf.add_step("a", |_| async { Ok::<_, crate::BoxError>(()) });
+        wf.add_step("c", |_| async { Ok::<_, crate::BoxError>(()) })
+            .depends_on(["b", "a", "b"]);
+        wf.add_step("b", |_| async { Ok::<_, crate::BoxError>(()) });
+        let plan = wf.inner.plan().expect("valid");
+        assert_eq!(plan.deps.get(1), [0, 2]);
+        assert_eq!(plan.dependents.get(0), [1]);
+        assert_eq!(plan.dependents.get(2), [1]);
+        assert_eq!(plan.roots, [0, 2]);
+        assert_eq!(wf.dependencies("c"), Some(vec!["b", "a", "b"]));
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Workflows: named steps, their dependencies and options, validated once
 //! into an execution plan.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -12,10 +11,9 @@ use std::time::Duration;
 use crate::context::StepContext;
 use crate::definition::{StepDefinition, WorkflowDefinition};
 use crate::error::{BoxError, ValidationErrors};
-use crate::graph;
+use crate::names::NameIndex;
 use crate::report::Output;
 use crate::retry::RetryPolicy;
-use crate::validate::{Checked, NamedStep};
 
 /// When a step runs, given the final states of its dependencies.
 ///
@@ -70,6 +68,11 @@ pub(crate) type StepFuture = Pin<Box<dyn Future<Output = Result<Output, BoxError
 /// A step handler with its types erased.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn call(&self, ctx: StepContext) -> StepFuture;
+    /// The name of the type the step produces.
+    fn output_type(&self) -> &'static str;
+    /// Whether the step produces a [`Branch`](crate::Branch), which the
+    /// executor reads.
+    fn is_branch(&self) -> bool;
 }
 
 struct FnHandler<F, T, E> {
@@ -93,6 +96,14 @@ where
             }
         })
     }
+
+    fn output_type(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn is_branch(&self) -> bool {
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Branch>()
+    }
 }
 
 /// A step's condition: looked at once the step's trigger rule holds.
@@ -108,6 +119,15 @@ pub struct StepOptions {
     pub(crate) condition: Option<Condition>,
 }
 
+/// The options of a step that sets none, shared by all such steps.
+static DEFAULT_OPTIONS: StepOptions = StepOptions {
+    retry: None,
+    timeout: None,
+    own_task: false,
+    trigger: TriggerRule::AllSuccess,
+    condition: None,
+};
+
 impl fmt::Debug for StepOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StepOptions")
@@ -120,40 +140,180 @@ impl fmt::Debug for StepOptions {
     }
 }
 
+/// A dependency as `depends_on` recorded it: the position of a step, or,
+/// with this bit set, the position in [`WorkflowInner::forward`] of the
+/// name of a step not added yet.
+pub(crate) const FORWARD: u32 = 1 << 31;
+
+/// One step of a workflow: 48 bytes, plus its name and handler.
 #[derive(Clone)]
 pub(crate) struct StepDef {
     pub(crate) name: Arc<str>,
-    pub(crate) depends_on: Vec<String>,
     pub(crate) handler: Arc<dyn ErasedHandler>,
-    pub(crate) output_type: &'static str,
-    /// The output is a [`Branch`](crate::Branch): the executor reads it.
-    pub(crate) is_branch: bool,
-    pub(crate) options: StepOptions,
+    /// Where this step's dependencies end in [`WorkflowInner::edges`];
+    /// they start where the previous step's end.
+    deps_end: usize,
+    /// `None` for the default options, which most steps keep.
+    options: Option<Box<StepOptions>>,
+}
+
+impl StepDef {
+    pub(crate) fn options(&self) -> &StepOptions {
+        self.options.as_deref().unwrap_or(&DEFAULT_OPTIONS)
+    }
+
+    pub(crate) fn output_type(&self) -> &'static str {
+        self.handler.output_type()
+    }
+
+    /// Whether the step sets no option (no retry, timeout, own task,
+    /// trigger rule or condition).
+    pub(crate) fn has_default_options(&self) -> bool {
+        self.options.is_none()
+    }
+}
+
+/// A CSR adjacency list: the neighbours of node `i` are
+/// `targets[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Default)]
+pub(crate) struct Adjacency {
+    offsets: Vec<usize>,
+    targets: Vec<u32>,
+}
+
+impl Adjacency {
+    /// The neighbours of `node`.
+    pub(crate) fn get(&self, node: usize) -> &[u32] {
+        &self.targets[self.offsets[node]..self.offsets[node + 1]]
+    }
+
+    /// How many neighbours each node has, in node order.
+    pub(crate) fn degrees(&self) -> impl Iterator<Item = usize> + '_ {
+        self.offsets.windows(2).map(|w| w[1] - w[0])
+    }
+
+    /// The number of nodes.
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Builds it from each node's neighbour list, given in node order.
+    pub(crate) fn from_lists(nodes: usize, edges: usize) -> AdjacencyBuilder {
+        let mut offsets = Vec::with_capacity(nodes + 1);
+        offsets.push(0);
+        AdjacencyBuilder(Self {
+            offsets,
+            targets: Vec::with_capacity(edges),
+        })
+    }
+
+    /// The reverse adjacency: for each node, the nodes that list it, in
+    /// increasing order.
+    pub(crate) fn reversed(&self) -> Self {
+        let n = self.len();
+        let mut offsets = vec![0usize; n + 1];
+        for &t in &self.targets {
+            offsets[t as usize + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut targets = vec![0u32; self.targets.len()];
+        for node in 0..n {
+            for &t in self.get(node) {
+                let slot = &mut fill[t as usize];
+                targets[*slot] = node as u32;
+                *slot += 1;
+            }
+        }
+        Self { offsets, targets }
+    }
+
+    /// The lists as vectors, for the graph algorithms of [`graph`].
+    pub(crate) fn to_lists(&self) -> Vec<Vec<usize>> {
+        (0..self.len())
+            .map(|i| self.get(i).iter().map(|&t| t as usize).collect())
+            .collect()
+    }
+}
+
+/// Appends node after node to an [`Adjacency`].
+pub(crate) struct AdjacencyBuilder(Adjacency);
+
+impl AdjacencyBuilder {
+    /// Appends the next node's neighbours.
+    pub(crate) fn push(&mut self, neighbours: &[u32]) {
+        self.0.targets.extend_from_slice(neighbours);
+        self.0.offsets.push(self.0.targets.len());
+    }
+
+    pub(crate) fn finish(self) -> Adjacency {
+        self.0
+    }
 }
 
 /// The validated form of a workflow: dependencies as indices.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// For each step, the indices of its dependencies, sorted, no repeats.
-    pub(crate) deps: Vec<Vec<usize>>,
-    /// For each step, the indices of the steps that depend on it.
-    pub(crate) dependents: Vec<Vec<usize>>,
-    /// Step name to index.
-    pub(crate) index: Arc<HashMap<Arc<str>, usize>>,
+    /// For each step, the positions of its dependencies, sorted, no repeats.
+    pub(crate) deps: Adjacency,
+    /// For each step, the positions of the steps that depend on it.
+    pub(crate) dependents: Adjacency,
+    /// Step name to position, shared with the workflow and its reports.
+    pub(crate) index: Arc<NameIndex>,
     /// Steps with no dependencies, in the order they were added.
-    pub(crate) roots: Vec<usize>,
+    pub(crate) roots: Vec<u32>,
 }
 
 #[derive(Clone)]
 pub(crate) struct WorkflowInner {
     pub(crate) name: Arc<str>,
     pub(crate) steps: Vec<StepDef>,
+    /// Every step's dependencies, step after step (see [`FORWARD`]).
+    pub(crate) edges: Vec<u32>,
+    /// Names of dependencies that were not steps yet when they were given.
+    pub(crate) forward: Vec<Box<str>>,
+    /// The steps' names; a repeated name points at its first step.
+    pub(crate) names: Arc<NameIndex>,
+    /// Positions of steps whose name an earlier step already has.
+    pub(crate) repeated: Vec<u32>,
     plan: OnceLock<Result<Arc<Plan>, ValidationErrors>>,
 }
 
 impl WorkflowInner {
     pub(crate) fn plan(&self) -> Result<Arc<Plan>, ValidationErrors> {
-        self.plan.get_or_init(|| validate(self)).clone()
+        self.plan
+            .get_or_init(|| crate::validate::check_workflow(self).map(Arc::new))
+            .clone()
+    }
+
+    /// The raw dependency entries of step `step` (see [`FORWARD`]).
+    pub(crate) fn raw_deps(&self, step: usize) -> &[u32] {
+        let start = match step {
+            0 => 0,
+            _ => self.steps[step - 1].deps_end,
+        };
+        &self.edges[start..self.steps[step].deps_end]
+    }
+
+    /// The name a raw dependency entry stands for.
+    pub(crate) fn dep_name(&self, entry: u32) -> &str {
+        if entry & FORWARD == 0 {
+            &self.steps[entry as usize].name
+        } else {
+            &self.forward[(entry & !FORWARD) as usize]
+        }
+    }
+
+    /// The names step `step` depends on, as given.
+    pub(crate) fn dependency_names(&self, step: usize) -> impl Iterator<Item = &str> {
+        self.raw_deps(step).iter().map(|&e| self.dep_name(e))
+    }
+
+    /// The position of the step named `name`.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.names.get(name, |i| &self.steps[i].name)
     }
 }
 
@@ -192,6 +352,10 @@ impl Workflow {
             inner: Arc::new(WorkflowInner {
                 name: Arc::from(name.into()),
                 steps: Vec::new(),
+                edges: Vec::new(),
+                forward: Vec::new(),
+                names: Arc::default(),
+                repeated: Vec::new(),
                 plan: OnceLock::new(),
             }),
         }
@@ -226,23 +390,33 @@ impl Workflow {
         T: Send + Sync + 'static,
         E: Into<BoxError> + 'static,
     {
-        let def = StepDef {
+        let inner = self.make_mut();
+        let WorkflowInner {
+            steps,
+            edges,
+            names,
+            repeated,
+            ..
+        } = inner;
+        steps.push(StepDef {
             name: Arc::from(name.into()),
-            depends_on: Vec::new(),
             handler: Arc::new(FnHandler {
                 f: handler,
                 _types: PhantomData,
             }),
-            output_type: std::any::type_name::<T>(),
-            is_branch: std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Branch>(),
-            options: StepOptions::default(),
-        };
-        let inner = self.make_mut();
-        inner.steps.push(def);
-        let step = inner.steps.len() - 1;
-        StepBuilder {
-            def: &mut inner.steps[step],
+            deps_end: edges.len(),
+            options: None,
+        });
+        let position = steps.len() - 1;
+        // Positions past `FORWARD` are not indexed; validation reports them.
+        if let Some(position) = u32::try_from(position).ok().filter(|&p| p < FORWARD) {
+            let name = &steps[position as usize].name;
+            let names = Arc::make_mut(names);
+            if names.insert(name, position, |i| &steps[i].name).is_err() && !name.is_empty() {
+                repeated.push(position);
+            }
         }
+        StepBuilder { inner }
     }
 
     /// Checks the workflow: empty and repeated names, self-dependencies,
@@ -259,12 +433,9 @@ impl Workflow {
     }
 
     /// The dependencies of the step named `step`, as written.
-    pub fn dependencies(&self, step: &str) -> Option<&[String]> {
-        self.inner
-            .steps
-            .iter()
-            .find(|s| &*s.name == step)
-            .map(|s| s.depends_on.as_slice())
+    pub fn dependencies(&self, step: &str) -> Option<Vec<&str>> {
+        let position = self.inner.position(step)?;
+        Some(self.inner.dependency_names(position).collect())
     }
 
     /// The workflow's plain description (names and dependencies, no
@@ -273,13 +444,14 @@ impl Workflow {
     pub fn definition(&self) -> WorkflowDefinition {
         WorkflowDefinition {
             name: self.name().to_owned(),
-            steps: self
-                .inner
-                .steps
-                .iter()
+            steps: (0..self.len())
                 .map(|step| StepDefinition {
-                    name: step.name.to_string(),
-                    depends_on: step.depends_on.clone(),
+                    name: self.inner.steps[step].name.to_string(),
+                    depends_on: self
+                        .inner
+                        .dependency_names(step)
+                        .map(str::to_owned)
+                        .collect(),
                     duration: None,
                 })
                 .collect(),
@@ -296,8 +468,9 @@ impl Workflow {
 impl fmt::Debug for Workflow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut steps = f.debug_map();
-        for step in &self.inner.steps {
-            steps.entry(&step.name, &step.depends_on);
+        for (position, step) in self.inner.steps.iter().enumerate() {
+            let deps: Vec<&str> = self.inner.dependency_names(position).collect();
+            steps.entry(&step.name, &deps);
         }
         steps.finish()?;
         Ok(())
@@ -307,47 +480,80 @@ impl fmt::Debug for Workflow {
 /// Sets a new step's dependencies and options; returned by
 /// [`Workflow::add_step`].
 pub struct StepBuilder<'a> {
-    def: &'a mut StepDef,
+    /// The workflow; the step is its last one.
+    inner: &'a mut WorkflowInner,
 }
 
 impl StepBuilder<'_> {
+    fn options(&mut self) -> &mut StepOptions {
+        let Some(def) = self.inner.steps.last_mut() else {
+            unreachable!("a step builder exists only after its step was added")
+        };
+        def.options.get_or_insert_default()
+    }
+
     /// The steps this one waits for, and whose outputs it may read.
     /// Calling it again adds more.
     pub fn depends_on<I, S>(self, steps: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
-        self.def
-            .depends_on
-            .extend(steps.into_iter().map(Into::into));
+        let WorkflowInner {
+            steps: defs,
+            edges,
+            forward,
+            names,
+            ..
+        } = &mut *self.inner;
+        let me = defs.len() - 1;
+        for dependency in steps {
+            let dependency = dependency.as_ref();
+            let entry = if dependency == &*defs[me].name {
+                Some(me)
+            } else {
+                names.get(dependency, |i| &defs[i].name)
+            };
+            let entry = match entry.filter(|&i| i < FORWARD as usize) {
+                #[allow(clippy::cast_possible_truncation)] // below FORWARD
+                Some(position) => position as u32,
+                None => {
+                    forward.push(Box::from(dependency));
+                    // A workflow with 2^31 forward names is reported by
+                    // validation; the entry then saturates.
+                    u32::try_from(forward.len() - 1).map_or(u32::MAX, |k| k.min(!FORWARD) | FORWARD)
+                }
+            };
+            edges.push(entry);
+        }
+        defs[me].deps_end = edges.len();
         self
     }
 
     /// Retries failed attempts according to `policy`.
-    pub fn retry(self, policy: RetryPolicy) -> Self {
-        self.def.options.retry = Some(policy);
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.options().retry = Some(policy);
         self
     }
 
     /// Fails an attempt that runs longer than `limit` (as `TimedOut`).
-    pub fn timeout(self, limit: Duration) -> Self {
-        self.def.options.timeout = Some(limit);
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.options().timeout = Some(limit);
         self
     }
 
     /// Runs the step on its own tokio task, so CPU-heavy steps use every
     /// core of a multi-threaded runtime. Other steps are polled by the
     /// run's own task, which is cheaper.
-    pub fn own_task(self) -> Self {
-        self.def.options.own_task = true;
+    pub fn own_task(mut self) -> Self {
+        self.options().own_task = true;
         self
     }
 
     /// When the step runs given its dependencies' states
     /// (default [`TriggerRule::AllSuccess`]).
-    pub fn trigger_rule(self, rule: TriggerRule) -> Self {
-        self.def.options.trigger = rule;
+    pub fn trigger_rule(mut self, rule: TriggerRule) -> Self {
+        self.options().trigger = rule;
         self
     }
 
@@ -357,45 +563,10 @@ impl StepBuilder<'_> {
     /// "condition", and its dependents follow their trigger rules. A
     /// condition that panics fails the step.
     pub fn condition(
-        self,
+        mut self,
         condition: impl Fn(&StepContext) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.def.options.condition = Some(Arc::new(condition));
+        self.options().condition = Some(Arc::new(condition));
         self
-    }
-}
-
-/// Checks a workflow and builds its plan; see [`Workflow::validate`].
-fn validate(wf: &WorkflowInner) -> Result<Arc<Plan>, ValidationErrors> {
-    let Checked { deps, errors, .. } = crate::validate::check(&wf.name, &wf.steps);
-    if !errors.is_empty() {
-        return Err(ValidationErrors {
-            workflow: wf.name.to_string(),
-            errors,
-        });
-    }
-    let index = wf
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(position, step)| (step.name.clone(), position))
-        .collect();
-    let dependents = graph::successors(&deps);
-    let roots = (0..deps.len()).filter(|&i| deps[i].is_empty()).collect();
-    Ok(Arc::new(Plan {
-        deps,
-        dependents,
-        index: Arc::new(index),
-        roots,
-    }))
-}
-
-impl NamedStep for StepDef {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn depends_on(&self) -> &[String] {
-        &self.depends_on
     }
 }
