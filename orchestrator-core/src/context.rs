@@ -136,9 +136,7 @@ impl StepContext {
     /// The names of this step's dependencies, in index order.
     pub fn dependencies(&self) -> impl Iterator<Item = &str> {
         self.shared
-            .plan
-            .deps
-            .get(self.step)
+            .deps(self.step)
             .iter()
             .map(|&d| &*self.shared.workflow.steps[d as usize].name)
     }
@@ -147,16 +145,11 @@ impl StepContext {
     /// names, in the order the dependencies were added to the workflow. A
     /// fan-in step reads all its inputs with this, without naming each.
     pub fn outputs<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.shared
-            .plan
-            .deps
-            .get(self.step)
-            .iter()
-            .filter_map(|&d| {
-                let d = d as usize;
-                let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
-                Some((&*self.shared.workflow.steps[d].name, value))
-            })
+        self.shared.deps(self.step).iter().filter_map(|&d| {
+            let d = d as usize;
+            let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
+            Some((&*self.shared.workflow.steps[d].name, value))
+        })
     }
 
     /// The run's input, as a `T`.
@@ -225,7 +218,7 @@ impl StepContext {
     }
 
     fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {
-        let deps = self.shared.plan.deps.get(self.step);
+        let deps = self.shared.deps(self.step);
         let steps = &self.shared.workflow.steps;
         // Few dependencies: compare names; many: the plan's name index.
         let found = if deps.len() <= 16 {

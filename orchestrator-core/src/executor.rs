@@ -52,6 +52,11 @@ pub(crate) struct RunShared {
 }
 
 impl RunShared {
+    /// The positions of the dependencies of `step`, sorted, no repeats.
+    pub(crate) fn deps(&self, step: usize) -> &[u32] {
+        self.plan.deps(&self.workflow, step)
+    }
+
     fn emit(&self, kind: impl FnOnce() -> EventKind) {
         if let Some(events) = &self.events {
             // An error only means nobody is listening right now.
@@ -353,7 +358,7 @@ impl Driver {
                     continue;
                 }
                 let rule = shared.workflow.steps[dependent].options().trigger;
-                let deps = plan.deps.get(dependent);
+                let deps = shared.deps(dependent);
                 if trigger_holds(rule, deps, &self.records) {
                     self.admit(shared, dependent, &mut settled);
                 } else {
@@ -536,10 +541,10 @@ impl RunCore {
             records: workflow
                 .steps
                 .iter()
-                .map(|step| StepReport::pending(Arc::clone(&step.name), step.output_type()))
+                .map(|step| StepReport::pending(Arc::clone(&step.name), step.handler.output_type()))
                 .collect(),
             #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
-            remaining: shared.plan.deps.degrees().map(|d| d as u32).collect(),
+            remaining: (0..n).map(|step| shared.deps(step).len() as u32).collect(),
             ready: VecDeque::new(),
             finished: 0,
             vetoes: HashMap::new(),

@@ -228,7 +228,10 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     let n = wf.steps.len();
     let name_of = |i: usize| &*wf.steps[i].name;
     let mut errors = Vec::new();
-    if n >= FORWARD as usize || wf.forward.len() > (!FORWARD) as usize {
+    if n >= FORWARD as usize
+        || wf.forward.len() > (!FORWARD) as usize
+        || u32::try_from(wf.edges.len()).is_err()
+    {
         errors.push(ValidationError::TooLarge {
             workflow: workflow.to_owned(),
             steps: n,
@@ -276,10 +279,25 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     }
 
     let mut suggestions = Suggestions::new(wf.steps.iter().map(|s| &*s.name), SUGGESTION_BUDGET);
-    let mut deps = Adjacency::from_lists(n, wf.edges.len());
+    // The workflow's own list serves as the plan's when every step's
+    // dependencies were resolved while it was built, in increasing order:
+    // a workflow built in order pays nothing for its plan's dependencies.
+    let as_given = wf.edges.iter().all(|&e| e & FORWARD == 0)
+        && (0..n).all(|step| {
+            let raw = wf.raw_deps(step);
+            raw.windows(2).all(|w| w[0] < w[1]) && raw.last().is_none_or(|&d| (d as usize) < step)
+        });
+    let mut own = (!as_given).then(|| Adjacency::with_capacity(n, wf.edges.len()));
     let mut scratch: Vec<u32> = Vec::new();
     let mut roots = Vec::new();
     for step in 0..n {
+        let Some(own) = &mut own else {
+            if wf.raw_deps(step).is_empty() {
+                #[allow(clippy::cast_possible_truncation)] // below FORWARD
+                roots.push(step as u32);
+            }
+            continue;
+        };
         scratch.clear();
         for &entry in wf.raw_deps(step) {
             let position = if entry & FORWARD == 0 {
@@ -314,14 +332,19 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
             #[allow(clippy::cast_possible_truncation)] // below FORWARD
             roots.push(step as u32);
         }
-        deps.push(&scratch);
+        own.push(&scratch);
     }
-    let deps = deps.finish();
-    let dependents = deps.reversed();
+    let deps_of = |step: usize| match &own {
+        Some(own) => own.get(step),
+        None => wf.raw_deps(step),
+    };
+    let dependents = Adjacency::reverse(n, deps_of);
 
     // Kahn's algorithm visits every step of an acyclic graph; only when it
     // cannot are the (costlier) strongly connected components looked for.
-    let mut remaining: Vec<usize> = deps.degrees().collect();
+    // (Dependencies given in increasing order, each before its step, are
+    // acyclic; the check is cheap and kept for every workflow.)
+    let mut remaining: Vec<usize> = (0..n).map(|step| deps_of(step).len()).collect();
     let mut queue: Vec<u32> = roots.clone();
     let mut visited = 0;
     while let Some(step) = queue.pop() {
@@ -335,7 +358,10 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         }
     }
     if visited < n {
-        for cycle in graph::cycles(&deps.to_lists()) {
+        let lists: Vec<Vec<usize>> = (0..n)
+            .map(|step| deps_of(step).iter().map(|&d| d as usize).collect())
+            .collect();
+        for cycle in graph::cycles(&lists) {
             errors.push(ValidationError::Cycle {
                 workflow: workflow.to_owned(),
                 path: cycle.iter().map(|&i| name_of(i).to_owned()).collect(),
@@ -349,7 +375,7 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         });
     }
     Ok(Plan {
-        deps,
+        own_deps: own,
         dependents,
         index: Arc::clone(&wf.names),
         roots,
@@ -453,11 +479,24 @@ mod tests {
             .depends_on(["b", "a", "b"]);
         wf.add_step("b", |_| async { Ok::<_, crate::BoxError>(()) });
         let plan = wf.inner.plan().expect("valid");
-        assert_eq!(plan.deps.get(1), [0, 2]);
+        assert!(plan.own_deps.is_some());
+        assert_eq!(plan.deps(&wf.inner, 1), [0, 2]);
         assert_eq!(plan.dependents.get(0), [1]);
         assert_eq!(plan.dependents.get(2), [1]);
         assert_eq!(plan.roots, [0, 2]);
         assert_eq!(wf.dependencies("c"), Some(vec!["b", "a", "b"]));
+
+        // Built in order, a workflow's own list is its plan's.
+        let mut wf = crate::Workflow::new("wf");
+        for (name, deps) in [("a", &[][..]), ("b", &[]), ("c", &["a", "b"])] {
+            wf.add_step(name, |_| async { Ok::<_, crate::BoxError>(()) })
+                .depends_on(deps);
+        }
+        let plan = wf.inner.plan().expect("valid");
+        assert!(plan.own_deps.is_none());
+        assert_eq!(plan.deps(&wf.inner, 2), [0, 1]);
+        assert_eq!(plan.dependents.get(1), [2]);
+        assert_eq!(plan.roots, [0, 1]);
     }
 
     #[test]

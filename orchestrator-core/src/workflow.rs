@@ -68,8 +68,9 @@ pub(crate) type StepFuture = Pin<Box<dyn Future<Output = Result<Output, BoxError
 /// A step handler with its types erased.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn call(&self, ctx: StepContext) -> StepFuture;
-    /// The name of the type the step produces.
-    fn output_type(&self) -> &'static str;
+    /// The name of the type the step produces, as a function (half the
+    /// size of the name itself, for the million copies reports may hold).
+    fn output_type(&self) -> fn() -> &'static str;
     /// Whether the step produces a [`Branch`](crate::Branch), which the
     /// executor reads.
     fn is_branch(&self) -> bool;
@@ -97,8 +98,8 @@ where
         })
     }
 
-    fn output_type(&self) -> &'static str {
-        std::any::type_name::<T>()
+    fn output_type(&self) -> fn() -> &'static str {
+        std::any::type_name::<T>
     }
 
     fn is_branch(&self) -> bool {
@@ -163,7 +164,7 @@ impl StepDef {
     }
 
     pub(crate) fn output_type(&self) -> &'static str {
-        self.handler.output_type()
+        self.handler.output_type()()
     }
 
     /// Whether the step sets no option (no retry, timeout, own task,
@@ -174,96 +175,89 @@ impl StepDef {
 }
 
 /// A CSR adjacency list: the neighbours of node `i` are
-/// `targets[offsets[i]..offsets[i + 1]]`.
+/// `targets[offsets[i]..offsets[i + 1]]`. Offsets are 32-bit: validation
+/// refuses a workflow with more dependencies than that.
 #[derive(Debug, Default)]
 pub(crate) struct Adjacency {
-    offsets: Vec<usize>,
+    offsets: Vec<u32>,
     targets: Vec<u32>,
 }
 
 impl Adjacency {
     /// The neighbours of `node`.
     pub(crate) fn get(&self, node: usize) -> &[u32] {
-        &self.targets[self.offsets[node]..self.offsets[node + 1]]
+        &self.targets[self.offsets[node] as usize..self.offsets[node + 1] as usize]
     }
 
-    /// How many neighbours each node has, in node order.
-    pub(crate) fn degrees(&self) -> impl Iterator<Item = usize> + '_ {
-        self.offsets.windows(2).map(|w| w[1] - w[0])
-    }
-
-    /// The number of nodes.
-    pub(crate) fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-
-    /// Builds it from each node's neighbour list, given in node order.
-    pub(crate) fn from_lists(nodes: usize, edges: usize) -> AdjacencyBuilder {
+    /// An empty list of `nodes` nodes, with room for `edges` neighbours,
+    /// to [`push`](Self::push) node after node.
+    pub(crate) fn with_capacity(nodes: usize, edges: usize) -> Self {
         let mut offsets = Vec::with_capacity(nodes + 1);
         offsets.push(0);
-        AdjacencyBuilder(Self {
+        Self {
             offsets,
             targets: Vec::with_capacity(edges),
-        })
+        }
     }
 
-    /// The reverse adjacency: for each node, the nodes that list it, in
-    /// increasing order.
-    pub(crate) fn reversed(&self) -> Self {
-        let n = self.len();
-        let mut offsets = vec![0usize; n + 1];
-        for &t in &self.targets {
-            offsets[t as usize + 1] += 1;
+    /// Appends the next node's neighbours.
+    #[allow(clippy::cast_possible_truncation)] // validation bounds the edges
+    pub(crate) fn push(&mut self, neighbours: &[u32]) {
+        self.targets.extend_from_slice(neighbours);
+        self.offsets.push(self.targets.len() as u32);
+    }
+
+    /// The reverse of the `nodes` lists `list(i)`: for each node, the nodes
+    /// that list it, in increasing order.
+    pub(crate) fn reverse<'a>(nodes: usize, list: impl Fn(usize) -> &'a [u32]) -> Self {
+        let mut offsets = vec![0u32; nodes + 1];
+        for node in 0..nodes {
+            for &t in list(node) {
+                offsets[t as usize + 1] += 1;
+            }
         }
-        for i in 0..n {
+        for i in 0..nodes {
             offsets[i + 1] += offsets[i];
         }
         let mut fill = offsets.clone();
-        let mut targets = vec![0u32; self.targets.len()];
-        for node in 0..n {
-            for &t in self.get(node) {
+        let mut targets = vec![0u32; offsets[nodes] as usize];
+        for node in 0..nodes {
+            for &t in list(node) {
                 let slot = &mut fill[t as usize];
-                targets[*slot] = node as u32;
+                #[allow(clippy::cast_possible_truncation)] // below FORWARD
+                {
+                    targets[*slot as usize] = node as u32;
+                }
                 *slot += 1;
             }
         }
         Self { offsets, targets }
     }
-
-    /// The lists as vectors, for the graph algorithms of [`graph`].
-    pub(crate) fn to_lists(&self) -> Vec<Vec<usize>> {
-        (0..self.len())
-            .map(|i| self.get(i).iter().map(|&t| t as usize).collect())
-            .collect()
-    }
 }
 
-/// Appends node after node to an [`Adjacency`].
-pub(crate) struct AdjacencyBuilder(Adjacency);
-
-impl AdjacencyBuilder {
-    /// Appends the next node's neighbours.
-    pub(crate) fn push(&mut self, neighbours: &[u32]) {
-        self.0.targets.extend_from_slice(neighbours);
-        self.0.offsets.push(self.0.targets.len());
-    }
-
-    pub(crate) fn finish(self) -> Adjacency {
-        self.0
-    }
-}
-
-/// The validated form of a workflow: dependencies as indices.
+/// The validated form of a workflow: dependencies as positions.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// For each step, the positions of its dependencies, sorted, no repeats.
-    pub(crate) deps: Adjacency,
+    /// For each step, the positions of its dependencies, sorted, no
+    /// repeats; `None` when the workflow's own list already is that.
+    pub(crate) own_deps: Option<Adjacency>,
     /// For each step, the positions of the steps that depend on it.
     pub(crate) dependents: Adjacency,
     /// Step name to position, shared with the workflow and its reports.
     pub(crate) index: Arc<NameIndex>,
     /// Steps with no dependencies, in the order they were added.
     pub(crate) roots: Vec<u32>,
+}
+
+impl Plan {
+    /// The positions of the dependencies of `step` of `wf` (the workflow
+    /// this plan was made from), sorted, no repeats.
+    pub(crate) fn deps<'a>(&'a self, wf: &'a WorkflowInner, step: usize) -> &'a [u32] {
+        match &self.own_deps {
+            Some(deps) => deps.get(step),
+            None => wf.raw_deps(step),
+        }
+    }
 }
 
 #[derive(Clone)]
