@@ -4,6 +4,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,41 @@ use crate::workflow::Workflow;
 /// read with [`StepContext::resource`].
 #[derive(Clone, Default)]
 pub struct Resources {
-    map: HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>,
+    map: HashMap<
+        TypeId,
+        (Arc<dyn Any + Send + Sync>, &'static str),
+        BuildHasherDefault<TypeIdHasher>,
+    >,
+}
+
+/// Hashes a `TypeId` by taking the bits it writes: a `TypeId` already is
+/// a hash of its type, so hashing it again (SipHash, per step that reads
+/// a resource) is wasted work.
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `TypeId` writes integers; fold any other bytes in all the same.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        #[allow(clippy::cast_possible_truncation)] // folding the halves
+        {
+            self.0 ^= (value as u64) ^ ((value >> 64) as u64);
+        }
+    }
 }
 
 impl Resources {
@@ -247,5 +282,31 @@ impl fmt::Debug for StepContext {
             .field("run_id", &self.run_id())
             .field("attempt", &self.attempt)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_of_many_types_are_each_found_by_their_type() {
+        struct A(u8);
+        struct B(u8);
+        let mut resources = Resources::default();
+        assert!(resources.is_empty());
+        resources.insert(A(1));
+        resources.insert(B(2));
+        resources.insert(3u8);
+        resources.insert(String::from("four"));
+        resources.insert(vec![5u8]);
+        resources.insert(A(6)); // replaces the first `A`
+        assert_eq!(resources.get::<A>().map(|a| a.0), Some(6));
+        assert_eq!(resources.get::<B>().map(|b| b.0), Some(2));
+        assert_eq!(resources.get::<u8>(), Some(&3));
+        assert_eq!(resources.get::<String>().map(String::as_str), Some("four"));
+        assert_eq!(resources.get::<Vec<u8>>(), Some(&vec![5]));
+        assert_eq!(resources.get::<u16>(), None);
+        assert_eq!(resources.map.len(), 5);
     }
 }
