@@ -86,8 +86,8 @@ async fn execute(engine: &WorkflowEngine, workflow: &Workflow, shape: &Shape) ->
         .await
         .expect("the workflow is valid");
     assert!(report.is_success(), "{}", report.counts().failed);
-    // Steps are reported in the order they were added: read sinks by index
-    // (a lookup by name is a linear search).
+    // Steps are reported in the order they were added: read sinks by index,
+    // as the other contestants do, rather than by name.
     let steps = report.steps();
     checksum(
         shape
