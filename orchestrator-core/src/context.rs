@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::WorkflowEngine;
 use crate::error::{ContextError, WorkflowError};
 use crate::executor::RunShared;
-use crate::report::RunReport;
+use crate::report::{Output, RunReport};
 use crate::workflow::Workflow;
 
 /// Shared values (clients, configuration) that steps read by type.
@@ -70,9 +70,11 @@ impl Resources {
 
     /// The resource of type `T`, if any.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map
-            .get(&TypeId::of::<T>())
-            .and_then(|(value, _)| (**value).downcast_ref::<T>())
+        self.get_erased(TypeId::of::<T>())?.downcast_ref::<T>()
+    }
+
+    fn get_erased(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
+        self.map.get(&type_id).map(|(value, _)| &**value)
     }
 
     /// Whether no resource was added.
@@ -136,36 +138,46 @@ impl StepContext {
     /// when it produced another type (the error names both), or when it did
     /// not succeed.
     pub fn output<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, ContextError> {
+        // The generic part is only the downcast: everything else is one
+        // copy shared by every caller, so a workflow of a thousand steps
+        // does not carry a thousand copies of it (see BENCHMARKS.md).
+        let (dependency, value) = self.output_erased(step)?;
+        match (**value).downcast_ref::<T>() {
+            Some(value) => Ok(value),
+            None => Err(self.wrong_type(step, dependency, std::any::type_name::<T>())),
+        }
+    }
+
+    /// The output of dependency `step`, with its position, as stored.
+    #[inline(never)]
+    fn output_erased(&self, step: &str) -> Result<(usize, &Output), ContextError> {
         let dependency = self.dependency_index(step)?;
-        let value =
-            self.shared.outputs[dependency]
-                .get()
-                .ok_or_else(|| ContextError::NoOutput {
-                    step: self.step_name().to_owned(),
-                    dependency: step.to_owned(),
-                })?;
-        (**value)
-            .downcast_ref::<T>()
-            .ok_or_else(|| ContextError::WrongType {
+        match self.shared.outputs[dependency].get() {
+            Some(value) => Ok((dependency, value)),
+            None => Err(ContextError::NoOutput {
                 step: self.step_name().to_owned(),
                 dependency: step.to_owned(),
-                requested: std::any::type_name::<T>(),
-                actual: self.shared.workflow.steps[dependency].output_type(),
-            })
+            }),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrong_type(&self, step: &str, dependency: usize, requested: &'static str) -> ContextError {
+        ContextError::WrongType {
+            step: self.step_name().to_owned(),
+            dependency: step.to_owned(),
+            requested,
+            actual: self.shared.workflow.steps[dependency].output_type(),
+        }
     }
 
     /// Like [`output`](Self::output), as a shared pointer the caller may keep.
     pub fn output_arc<T: Send + Sync + 'static>(&self, step: &str) -> Result<Arc<T>, ContextError> {
-        self.output::<T>(step)?;
-        let dependency = self.dependency_index(step)?;
-        self.shared.outputs[dependency]
-            .get()
-            .cloned()
-            .and_then(|value| value.downcast::<T>().ok())
-            .ok_or_else(|| ContextError::NoOutput {
-                step: self.step_name().to_owned(),
-                dependency: step.to_owned(),
-            })
+        let (dependency, value) = self.output_erased(step)?;
+        Arc::clone(value)
+            .downcast::<T>()
+            .map_err(|_| self.wrong_type(step, dependency, std::any::type_name::<T>()))
     }
 
     /// The names of this step's dependencies, in index order.
@@ -189,31 +201,56 @@ impl StepContext {
 
     /// The run's input, as a `T`.
     pub fn input<T: Send + Sync + 'static>(&self) -> Result<&T, ContextError> {
-        let input_error = |actual: String| ContextError::Input {
+        if let Some((value, _)) = &self.shared.input
+            && let Some(value) = (**value).downcast_ref::<T>()
+        {
+            return Ok(value);
+        }
+        Err(self.input_error(std::any::type_name::<T>()))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn input_error(&self, requested: &'static str) -> ContextError {
+        ContextError::Input {
             step: self.step_name().to_owned(),
-            requested: std::any::type_name::<T>(),
-            actual,
-        };
-        match &self.shared.input {
-            None => Err(input_error(String::from(
-                "the run has no input; pass one with `.input(..)` on the execution",
-            ))),
-            Some((value, type_name)) => (**value)
-                .downcast_ref::<T>()
-                .ok_or_else(|| input_error(format!("the run's input is a `{type_name}`"))),
+            requested,
+            actual: match &self.shared.input {
+                None => String::from(
+                    "the run has no input; pass one with `.input(..)` on the execution",
+                ),
+                Some((_, type_name)) => format!("the run's input is a `{type_name}`"),
+            },
         }
     }
 
     /// The shared resource of type `T`: the run's own, else the engine's.
     pub fn resource<T: Send + Sync + 'static>(&self) -> Result<&T, ContextError> {
+        match self
+            .resource_erased(TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
+        {
+            Some(value) => Ok(value),
+            None => Err(self.missing_resource(std::any::type_name::<T>())),
+        }
+    }
+
+    /// The resource stored under `type_id`: the run's own, else the engine's.
+    #[inline(never)]
+    fn resource_erased(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
         self.shared
             .run_resources
-            .get::<T>()
-            .or_else(|| self.shared.engine_resources.get::<T>())
-            .ok_or_else(|| ContextError::MissingResource {
-                step: self.step_name().to_owned(),
-                requested: std::any::type_name::<T>(),
-            })
+            .get_erased(type_id)
+            .or_else(|| self.shared.engine_resources.get_erased(type_id))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn missing_resource(&self, requested: &'static str) -> ContextError {
+        ContextError::MissingResource {
+            step: self.step_name().to_owned(),
+            requested,
+        }
     }
 
     /// A token cancelled when the run is cancelled, times out or fails

@@ -87,6 +87,62 @@ impl<T: Send + Sync + 'static> Owned for [T] {
     type Owned = Vec<T>;
 }
 
+/// The output of step `index` of `report` as a `T`, when that step is named
+/// `name` and succeeded with a `T`: how a `workflow!` type reads its typed
+/// outputs. Only the downcast is generic, so each step's lookup is a few
+/// instructions of its own around one shared function.
+pub fn output_at<T: Send + Sync + 'static>(
+    report: &RunReport,
+    index: usize,
+    name: &str,
+) -> Option<std::sync::Arc<T>> {
+    std::sync::Arc::clone(erased_output_at(report, index, name)?)
+        .downcast::<T>()
+        .ok()
+}
+
+#[inline(never)]
+fn erased_output_at<'a>(
+    report: &'a RunReport,
+    index: usize,
+    name: &str,
+) -> Option<&'a crate::report::Output> {
+    let step = report.steps().get(index)?;
+    if step.name() != name {
+        return None;
+    }
+    step.output.as_ref()
+}
+
+/// Adds a step whose handler already erases its output (with [`erase`]):
+/// the future is boxed as it is, with no wrapper of its own, so each
+/// generated step carries one state machine rather than two.
+pub fn add_step<'a, T, F, Fut>(wf: &'a mut Workflow, name: &str, handler: F) -> StepBuilder<'a>
+where
+    T: Send + Sync + 'static,
+    F: Fn(StepContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<crate::report::Output, BoxError>> + Send + 'static,
+{
+    wf.push_step(
+        String::from(name),
+        std::sync::Arc::new(crate::workflow::ErasedFnHandler::<F, T>::new(handler)),
+    )
+}
+
+/// A step's output, type-erased as the engine stores it.
+pub fn erase<T: Send + Sync + 'static>(value: T) -> crate::report::Output {
+    std::sync::Arc::new(value)
+}
+
+/// A step's parameter could not be read: the error its handler returns.
+/// One shared, out-of-line copy, rather than the boxing inlined into every
+/// generated step.
+#[cold]
+#[inline(never)]
+pub fn context_error(error: crate::ContextError) -> BoxError {
+    Box::new(error)
+}
+
 /// Why a typed run of a `workflow!` type did not produce its outputs.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -107,6 +107,41 @@ where
     }
 }
 
+/// A handler whose future yields the erased output itself: what
+/// `workflow!` generates (see [`crate::dsl::add_step`]).
+pub(crate) struct ErasedFnHandler<F, T> {
+    f: F,
+    _types: PhantomData<fn() -> T>,
+}
+
+impl<F, T> ErasedFnHandler<F, T> {
+    pub(crate) fn new(f: F) -> Self {
+        Self {
+            f,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<F, Fut, T> ErasedHandler for ErasedFnHandler<F, T>
+where
+    F: Fn(StepContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Output, BoxError>> + Send + 'static,
+    T: Send + Sync + 'static,
+{
+    fn call(&self, ctx: StepContext) -> StepFuture {
+        Box::pin((self.f)(ctx))
+    }
+
+    fn output_type(&self) -> fn() -> &'static str {
+        std::any::type_name::<T>
+    }
+
+    fn is_branch(&self) -> bool {
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Branch>()
+    }
+}
+
 /// A step's condition: looked at once the step's trigger rule holds.
 pub(crate) type Condition = Arc<dyn Fn(&StepContext) -> bool + Send + Sync>;
 
@@ -305,6 +340,35 @@ impl WorkflowInner {
         self.raw_deps(step).iter().map(|&e| self.dep_name(e))
     }
 
+    /// Adds `dependency` to the last step's dependencies.
+    fn depend_on(&mut self, dependency: &str) {
+        let Self {
+            steps: defs,
+            edges,
+            forward,
+            names,
+            ..
+        } = self;
+        let me = defs.len() - 1;
+        let entry = if dependency == &*defs[me].name {
+            Some(me)
+        } else {
+            names.get(dependency, |i| &defs[i].name)
+        };
+        let entry = match entry.filter(|&i| i < FORWARD as usize) {
+            #[allow(clippy::cast_possible_truncation)] // below FORWARD
+            Some(position) => position as u32,
+            None => {
+                forward.push(Box::from(dependency));
+                // A workflow with 2^31 forward names is reported by
+                // validation; the entry then saturates.
+                u32::try_from(forward.len() - 1).map_or(u32::MAX, |k| k.min(!FORWARD) | FORWARD)
+            }
+        };
+        edges.push(entry);
+        defs[me].deps_end = edges.len();
+    }
+
     /// The position of the step named `name`.
     pub(crate) fn position(&self, name: &str) -> Option<usize> {
         self.names.get(name, |i| &self.steps[i].name)
@@ -384,6 +448,22 @@ impl Workflow {
         T: Send + Sync + 'static,
         E: Into<BoxError> + 'static,
     {
+        self.push_step(
+            name.into(),
+            Arc::new(FnHandler {
+                f: handler,
+                _types: PhantomData,
+            }),
+        )
+    }
+
+    /// The part of [`add_step`](Self::add_step) that does not depend on the
+    /// handler's type: one copy, however many handler types a program has.
+    pub(crate) fn push_step(
+        &mut self,
+        name: String,
+        handler: Arc<dyn ErasedHandler>,
+    ) -> StepBuilder<'_> {
         let inner = self.make_mut();
         let WorkflowInner {
             steps,
@@ -393,11 +473,8 @@ impl Workflow {
             ..
         } = inner;
         steps.push(StepDef {
-            name: Arc::from(name.into()),
-            handler: Arc::new(FnHandler {
-                f: handler,
-                _types: PhantomData,
-            }),
+            name: Arc::from(name),
+            handler,
             deps_end: edges.len(),
             options: None,
         });
@@ -493,34 +570,9 @@ impl StepBuilder<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let WorkflowInner {
-            steps: defs,
-            edges,
-            forward,
-            names,
-            ..
-        } = &mut *self.inner;
-        let me = defs.len() - 1;
         for dependency in steps {
-            let dependency = dependency.as_ref();
-            let entry = if dependency == &*defs[me].name {
-                Some(me)
-            } else {
-                names.get(dependency, |i| &defs[i].name)
-            };
-            let entry = match entry.filter(|&i| i < FORWARD as usize) {
-                #[allow(clippy::cast_possible_truncation)] // below FORWARD
-                Some(position) => position as u32,
-                None => {
-                    forward.push(Box::from(dependency));
-                    // A workflow with 2^31 forward names is reported by
-                    // validation; the entry then saturates.
-                    u32::try_from(forward.len() - 1).map_or(u32::MAX, |k| k.min(!FORWARD) | FORWARD)
-                }
-            };
-            edges.push(entry);
+            self.inner.depend_on(dependency.as_ref());
         }
-        defs[me].deps_end = edges.len();
         self
     }
 

@@ -87,7 +87,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                         let __orchestrator_items = match __orchestrator_ctx.output::<#output>(#dep_name) {
                             ::core::result::Result::Ok(value) => value,
                             ::core::result::Result::Err(error) => {
-                                return ::core::result::Result::Err(::core::convert::From::from(error));
+                                return ::core::result::Result::Err(#private::context_error(error));
                             }
                         };
                     });
@@ -102,7 +102,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 let #arg = match #getter {
                     ::core::result::Result::Ok(value) => value,
                     ::core::result::Result::Err(error) => {
-                        return ::core::result::Result::Err(::core::convert::From::from(error));
+                        return ::core::result::Result::Err(#private::context_error(error));
                     }
                 };
             });
@@ -154,7 +154,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                     <#path as #private::Step>::Output,
                     #krate::BoxError,
                 > = #run;
-                __orchestrator_result
+                ::core::result::Result::map(__orchestrator_result, #private::erase)
             }
         }
     }).collect();
@@ -174,7 +174,12 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 let path = &step.path;
                 quote! {
                     fn #adder(__orchestrator_wf: &mut #krate::Workflow) {
-                        let _ = <#path as #private::Step>::configure(__orchestrator_wf.add_step(
+                        let _ = <#path as #private::Step>::configure(#private::add_step::<
+                            <#path as #private::Step>::Output,
+                            _,
+                            _,
+                        >(
+                            __orchestrator_wf,
                             <#path as #private::Step>::NAME,
                             #handler,
                         ));
@@ -197,11 +202,11 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         let path = &step.path;
         let step_name = step.ident.to_string();
         quote! {
-            __orchestrator_report
-                .steps()
-                .get(#index)
-                .filter(|step| step.name() == #step_name)
-                .and_then(|step| step.output_arc::<<#path as #private::Step>::Output>())
+            #private::output_at::<<#path as #private::Step>::Output>(
+                &__orchestrator_report,
+                #index,
+                #step_name,
+            )
         }
     });
     let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();

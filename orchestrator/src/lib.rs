@@ -183,6 +183,8 @@ macro_rules! workflow {
 #[doc(hidden)]
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
-    pub use orchestrator_core::dsl::{Composite, Owned, Param, Step, WorkflowType};
+    pub use orchestrator_core::dsl::{
+        Composite, Owned, Param, Step, WorkflowType, add_step, context_error, erase, output_at,
+    };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
