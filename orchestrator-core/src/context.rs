@@ -73,7 +73,7 @@ impl Resources {
         self.get_erased(TypeId::of::<T>())?.downcast_ref::<T>()
     }
 
-    fn get_erased(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
+    pub(crate) fn get_erased(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
         self.map.get(&type_id).map(|(value, _)| &**value)
     }
 

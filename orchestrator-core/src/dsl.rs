@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use crate::static_run::{Finished, StaticEnv, StaticRun, advance, no_such_step, output};
+
 use crate::error::{RunFailed, WorkflowError};
 use crate::report::RunReport;
 use std::future::Future;

@@ -54,6 +54,26 @@ impl WorkflowEngine {
         Self::builder().build()
     }
 
+    /// Whether runs on this engine need nothing but their steps: no event
+    /// subscriber, concurrency limit, fail-fast or run timeout.
+    pub(crate) fn runs_plain(&self) -> bool {
+        let engine = &self.inner;
+        engine.max_concurrency == usize::MAX
+            && !engine.fail_fast
+            && engine.run_timeout.is_none()
+            && engine.events.receiver_count() == 0
+    }
+
+    /// A fresh run id.
+    pub(crate) fn next_run_id(&self) -> u64 {
+        self.inner.next_run_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The engine's resources.
+    pub(crate) fn resources(&self) -> Arc<Resources> {
+        Arc::clone(&self.inner.resources)
+    }
+
     /// A builder for an engine with options.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()

@@ -280,11 +280,11 @@ fn trigger_holds(rule: TriggerRule, deps: &[u32], records: &[StepReport]) -> boo
 
 /// Why a step whose rule did not hold is skipped: the first dependency that
 /// did not succeed, traced back to where the trouble started.
-fn skip_reason(
+pub(crate) fn skip_reason(
     rule: TriggerRule,
     deps: &[u32],
     records: &[StepReport],
-    shared: &RunShared,
+    workflow: &WorkflowInner,
 ) -> SkipReason {
     if rule == TriggerRule::AllSuccess {
         for &d in deps {
@@ -296,7 +296,7 @@ fn skip_reason(
                 }
                 (status, _) => {
                     return SkipReason::Upstream {
-                        step: shared.workflow.steps[d as usize].name.to_string(),
+                        step: workflow.steps[d as usize].name.to_string(),
                         status: status.unwrap_or(StepStatus::Cancelled),
                     };
                 }
@@ -362,7 +362,7 @@ impl Driver {
                 if trigger_holds(rule, deps, &self.records) {
                     self.admit(shared, dependent, &mut settled);
                 } else {
-                    let reason = skip_reason(rule, deps, &self.records, shared);
+                    let reason = skip_reason(rule, deps, &self.records, &shared.workflow);
                     self.skip(shared, dependent, reason);
                     settled.push(dependent);
                 }

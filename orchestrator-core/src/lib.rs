@@ -49,6 +49,7 @@ mod names;
 pub mod patterns;
 mod report;
 mod retry;
+mod static_run;
 mod validate;
 mod workflow;
 

@@ -221,6 +221,15 @@ impl StepReport {
             .min(u64::MAX - 1);
     }
 
+    /// Sets when the step started (in nanoseconds since the Unix epoch)
+    /// and how long it ran, as [`set_timing`](Self::set_timing) does.
+    pub(crate) fn set_timing_nanos(&mut self, started_nanos: u64, duration: Duration) {
+        self.started_nanos = started_nanos.max(1);
+        self.duration_nanos = u64::try_from(duration.as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1);
+    }
+
     /// The step's name.
     pub fn name(&self) -> &str {
         &self.name

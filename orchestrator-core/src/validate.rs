@@ -379,6 +379,10 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         dependents,
         index: Arc::clone(&wf.names),
         roots,
+        plain: wf
+            .steps
+            .iter()
+            .all(|step| step.has_default_options() && !step.handler.is_branch()),
     })
 }
 

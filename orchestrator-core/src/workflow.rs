@@ -282,6 +282,9 @@ pub(crate) struct Plan {
     pub(crate) index: Arc<NameIndex>,
     /// Steps with no dependencies, in the order they were added.
     pub(crate) roots: Vec<u32>,
+    /// Whether every step has default options and none is a branch, so
+    /// a `workflow!` type may run it on its static path.
+    pub(crate) plain: bool,
 }
 
 impl Plan {

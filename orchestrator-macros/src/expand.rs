@@ -19,7 +19,7 @@ fn type_span(tokens: &TokenStream) -> Span {
     spans.fold(first, |joined, next| joined.join(next).unwrap_or(joined))
 }
 
-pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
+pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenStream {
     let krate = &finish.krate;
     let private = quote!(#krate::__private);
     let Finish {
@@ -50,114 +50,29 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
         })
         .unwrap_or_else(|| quote!(()));
 
-    let handlers: Vec<TokenStream> = finish.steps.iter().enumerate().map(|(index, step)| {
-        let path = &step.path;
-        let mut lets = Vec::new();
-        let mut args = Vec::new();
-        let mut each = None;
-        for param in &step.params {
-            let span = Span::call_site().located_at(type_span(&param.ty));
-            let arg = format_ident!("__orchestrator_arg{}", param.index, span = span);
-            let param_index = param.index;
-            let dependency_output = |name: &str| match graph.dependency(finish, index, name) {
-                Some(dep) => {
-                    let dep_path = &finish.steps[dep].path;
-                    quote!(<#dep_path as #private::Step>::Output)
+    let handlers: Vec<TokenStream> = (0..finish.steps.len())
+        .map(|index| {
+            let body = step_body(finish, graph, index, &input_ty, Access::Context);
+            quote! {
+                |__orchestrator_ctx: #krate::StepContext| async move {
+                    let __orchestrator_result = #body;
+                    ::core::result::Result::map(__orchestrator_result, #private::erase)
                 }
-                None => quote!(<#path as #private::Param<#param_index>>::Type),
-            };
-            let getter = match param.kind {
-                ParamKind::Dependency => {
-                    let dep_name = param.ident.to_string();
-                    let output = dependency_output(&dep_name);
-                    quote!(__orchestrator_ctx.output::<#output>(#dep_name))
-                }
-                ParamKind::Each => {
-                    let dep_name = param.ident.to_string();
-                    let output = match graph.dependency(finish, index, &dep_name) {
-                        Some(dep) => {
-                            let dep_path = &finish.steps[dep].path;
-                            quote!(<#dep_path as #private::Step>::Output)
-                        }
-                        None => quote!(::std::vec::Vec<<#path as #private::Param<#param_index>>::Type>),
-                    };
-                    each = Some(arg.clone());
-                    args.push(quote_spanned!(span=> #arg));
-                    lets.push(quote! {
-                        let __orchestrator_items = match __orchestrator_ctx.output::<#output>(#dep_name) {
-                            ::core::result::Result::Ok(value) => value,
-                            ::core::result::Result::Err(error) => {
-                                return ::core::result::Result::Err(#private::context_error(error));
-                            }
-                        };
-                    });
-                    continue;
-                }
-                ParamKind::Input => quote!(__orchestrator_ctx.input::<#input_ty>()),
-                ParamKind::Resource => {
-                    quote!(__orchestrator_ctx.resource::<<#path as #private::Param<#param_index>>::Type>())
-                }
-            };
-            lets.push(quote! {
-                let #arg = match #getter {
-                    ::core::result::Result::Ok(value) => value,
-                    ::core::result::Result::Err(error) => {
-                        return ::core::result::Result::Err(#private::context_error(error));
-                    }
-                };
-            });
-            args.push(quote_spanned!(span=> #arg));
-        }
-        let call = quote!(#path(#(#args),*));
-        let run = match (step.kind, each) {
-            (StepKind::Map(concurrency, false), Some(item)) => quote! {
-                #krate::patterns::run_map(
-                    ::core::iter::IntoIterator::into_iter(__orchestrator_items),
-                    #concurrency,
-                    |#item| #call,
-                )
-                .await
-            },
-            (StepKind::Map(concurrency, true), Some(item)) => quote! {
-                ::core::result::Result::Ok(
-                    #krate::patterns::run_map_collecting(
-                        ::core::iter::IntoIterator::into_iter(__orchestrator_items),
-                        #concurrency,
-                        |#item| #call,
-                    )
-                    .await,
-                )
-            },
-            (StepKind::Composite, _) => quote! {
-                match #call.await {
-                    ::core::result::Result::Ok(value) => {
-                        <#path as #private::Composite>::finish(&__orchestrator_ctx, value).await
-                    }
-                    ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                        ::core::convert::Into::<#krate::BoxError>::into(error),
-                    ),
-                }
-            },
-            _ => quote! {
-                match #call.await {
-                    ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
-                    ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                        ::core::convert::Into::<#krate::BoxError>::into(error),
-                    ),
-                }
-            },
-        };
+            }
+        })
+        .collect();
+    let static_fn = checked
+        .then(|| static_run(finish, graph, &input_ty, &output_name))
+        .flatten();
+    let static_call = static_fn.as_ref().map(|_| {
         quote! {
-            |__orchestrator_ctx: #krate::StepContext| async move {
-                #(#lets)*
-                let __orchestrator_result: ::core::result::Result<
-                    <#path as #private::Step>::Output,
-                    #krate::BoxError,
-                > = #run;
-                ::core::result::Result::map(__orchestrator_result, #private::erase)
+            if let ::core::option::Option::Some(run) =
+                #private::StaticRun::begin(engine, Self::workflow())
+            {
+                return ::std::boxed::Box::pin(Self::__orchestrator_run_static(run, &input)).await;
             }
         }
-    }).collect();
+    });
     // One function per step: each is type-checked on its own, so the
     // compile time grows linearly with the number of steps (a single body
     // with every handler's closure grows quadratically).
@@ -258,8 +173,11 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
                 engine: &#krate::WorkflowEngine,
                 input: #input_ty,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
+                #static_call
                 Self::run_with(Self::execute(engine, input)).await
             }
+
+            #static_fn
 
             /// Runs `execution` (made by `execute`, with its options) and
             /// returns the typed outputs of every step.
@@ -340,4 +258,233 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph) -> TokenStream {
             }
         }
     }
+}
+
+/// Where a step's generated code reads its parameters from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// The runtime `StepContext` (`__orchestrator_ctx`), by name and type.
+    Context,
+    /// The static path's locals: each dependency's output slot
+    /// (`__orchestrator_r{index}`), the input and the environment.
+    Static,
+}
+
+/// The expression that runs step `index` once its parameters are read:
+/// a block evaluating to `Result<Output, BoxError>`, returning early with
+/// the error of a parameter that cannot be read. `None` for the static
+/// path when the step cannot take it (a composite step, or a dependency
+/// the graph check rejected).
+fn step_body(
+    finish: &Finish,
+    graph: &Graph,
+    index: usize,
+    input_ty: &TokenStream,
+    access: Access,
+) -> Option<TokenStream> {
+    let krate = &finish.krate;
+    let private = quote!(#krate::__private);
+    let step = &finish.steps[index];
+    let path = &step.path;
+    let step_name = step.ident.to_string();
+    if access == Access::Static && step.kind == StepKind::Composite {
+        return None;
+    }
+    let mut lets = Vec::new();
+    let mut args = Vec::new();
+    let mut each = None;
+    for param in &step.params {
+        let span = Span::call_site().located_at(type_span(&param.ty));
+        let arg = format_ident!("__orchestrator_arg{}", param.index, span = span);
+        let param_index = param.index;
+        let dep_name = param.ident.to_string();
+        let dep = graph.dependency(finish, index, &dep_name);
+        let dependency_output = || match dep {
+            Some(dep) => {
+                let dep_path = &finish.steps[dep].path;
+                quote!(<#dep_path as #private::Step>::Output)
+            }
+            None => quote!(<#path as #private::Param<#param_index>>::Type),
+        };
+        let static_output = || -> Option<TokenStream> {
+            let slot = format_ident!("__orchestrator_r{}", dep?);
+            Some(quote!(#private::output(#slot, #step_name, #dep_name)))
+        };
+        let getter = match (param.kind, access) {
+            (ParamKind::Dependency, Access::Context) => {
+                let output = dependency_output();
+                quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+            }
+            (ParamKind::Dependency, Access::Static) => static_output()?,
+            (ParamKind::Each, _) => {
+                let getter = match access {
+                    Access::Context => {
+                        let output = match dep {
+                            Some(_) => dependency_output(),
+                            None => {
+                                quote!(::std::vec::Vec<<#path as #private::Param<#param_index>>::Type>)
+                            }
+                        };
+                        quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+                    }
+                    Access::Static => static_output()?,
+                };
+                each = Some(arg.clone());
+                args.push(quote_spanned!(span=> #arg));
+                lets.push(quote! {
+                    let __orchestrator_items = match #getter {
+                        ::core::result::Result::Ok(value) => value,
+                        ::core::result::Result::Err(error) => {
+                            return ::core::result::Result::Err(#private::context_error(error));
+                        }
+                    };
+                });
+                continue;
+            }
+            (ParamKind::Input, Access::Context) => quote!(__orchestrator_ctx.input::<#input_ty>()),
+            (ParamKind::Input, Access::Static) => quote!(
+                ::core::result::Result::<&#input_ty, #krate::ContextError>::Ok(__orchestrator_input)
+            ),
+            (ParamKind::Resource, Access::Context) => quote!(
+                __orchestrator_ctx.resource::<<#path as #private::Param<#param_index>>::Type>()
+            ),
+            (ParamKind::Resource, Access::Static) => quote!(
+                __orchestrator_env.resource::<<#path as #private::Param<#param_index>>::Type>(#step_name)
+            ),
+        };
+        lets.push(quote! {
+            let #arg = match #getter {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(error) => {
+                    return ::core::result::Result::Err(#private::context_error(error));
+                }
+            };
+        });
+        args.push(quote_spanned!(span=> #arg));
+    }
+    let call = quote!(#path(#(#args),*));
+    let run = match (step.kind, each) {
+        (StepKind::Map(concurrency, false), Some(item)) => quote! {
+            #krate::patterns::run_map(
+                ::core::iter::IntoIterator::into_iter(__orchestrator_items),
+                #concurrency,
+                |#item| #call,
+            )
+            .await
+        },
+        (StepKind::Map(concurrency, true), Some(item)) => quote! {
+            ::core::result::Result::Ok(
+                #krate::patterns::run_map_collecting(
+                    ::core::iter::IntoIterator::into_iter(__orchestrator_items),
+                    #concurrency,
+                    |#item| #call,
+                )
+                .await,
+            )
+        },
+        (StepKind::Composite, _) => quote! {
+            match #call.await {
+                ::core::result::Result::Ok(value) => {
+                    <#path as #private::Composite>::finish(&__orchestrator_ctx, value).await
+                }
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                    ::core::convert::Into::<#krate::BoxError>::into(error),
+                ),
+            }
+        },
+        _ => quote! {
+            match #call.await {
+                ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
+                ::core::result::Result::Err(error) => ::core::result::Result::Err(
+                    ::core::convert::Into::<#krate::BoxError>::into(error),
+                ),
+            }
+        },
+    };
+    Some(quote! {
+        {
+            #(#lets)*
+            let __orchestrator_result: ::core::result::Result<
+                <#path as #private::Step>::Output,
+                #krate::BoxError,
+            > = #run;
+            __orchestrator_result
+        }
+    })
+}
+
+/// The static path's run function: every step's future in a slot of this
+/// one future, started and polled through one `match` (see
+/// `orchestrator_core::dsl::StaticRun`). `None` when a step cannot take it.
+fn static_run(
+    finish: &Finish,
+    graph: &Graph,
+    input_ty: &TokenStream,
+    output_name: &syn::Ident,
+) -> Option<TokenStream> {
+    let krate = &finish.krate;
+    let private = quote!(#krate::__private);
+    let bodies = (0..finish.steps.len())
+        .map(|index| step_body(finish, graph, index, input_ty, Access::Static))
+        .collect::<Option<Vec<_>>>()?;
+    let indices: Vec<usize> = (0..finish.steps.len()).collect();
+    let outs: Vec<_> = indices
+        .iter()
+        .map(|i| format_ident!("__orchestrator_o{}", i))
+        .collect();
+    let refs: Vec<_> = indices
+        .iter()
+        .map(|i| format_ident!("__orchestrator_r{}", i))
+        .collect();
+    let slots: Vec<_> = indices
+        .iter()
+        .map(|i| format_ident!("__orchestrator_f{}", i))
+        .collect();
+    let output_types = finish.steps.iter().map(|step| {
+        let path = &step.path;
+        quote!(<#path as #private::Step>::Output)
+    });
+    let nones = indices
+        .iter()
+        .map(|_| quote!(::core::pin::pin!(::core::option::Option::None)));
+    let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
+    Some(quote! {
+        /// The static path of `run`: see `orchestrator_core::dsl::StaticRun`.
+        #[allow(clippy::too_many_lines, clippy::large_stack_frames)]
+        async fn __orchestrator_run_static(
+            __orchestrator_run: #private::StaticRun,
+            __orchestrator_input: &#input_ty,
+        ) -> ::core::result::Result<#output_name, #krate::RunError> {
+            let __orchestrator_env = __orchestrator_run.env();
+            // One `let` each for every step's output, reference and future
+            // slot: a `let` per step would nest one scope per step, and
+            // thousands of nested scopes overflow LLVM's stack.
+            let ( #(#outs,)* ) = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
+            let ( #(#refs,)* ) = ( #( &#outs, )* );
+            let ( #(mut #slots,)* ) = ( #( #nones, )* );
+            let __orchestrator_report = __orchestrator_run
+                .drive(|__orchestrator_step, __orchestrator_cx| match __orchestrator_step {
+                    #(
+                        #indices => #private::advance(
+                            #slots.as_mut(),
+                            __orchestrator_cx,
+                            #refs,
+                            move || async move #bodies,
+                        ),
+                    )*
+                    _ => #private::no_such_step(__orchestrator_step),
+                })
+                .await;
+            let __orchestrator_report = #krate::RunError::from_report(__orchestrator_report)?;
+            match ( #( #outs.get(), )* ) {
+                ( #( ::core::option::Option::Some(#idents), )* ) => {
+                    ::core::result::Result::Ok(#output_name {
+                        #( #idents: ::std::sync::Arc::clone(#idents), )*
+                        __orchestrator_report,
+                    })
+                }
+                _ => #output_name::from_report(__orchestrator_report),
+            }
+        }
+    })
 }

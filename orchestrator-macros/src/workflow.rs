@@ -264,7 +264,7 @@ pub(crate) fn finish(input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let graph = check::graph(&finish, &mut errors);
-    let code = expand::workflow(&finish, &graph);
+    let code = expand::workflow(&finish, &graph, errors.is_empty());
     let compile_errors = errors.to_compile_errors();
     quote! {
         #code

@@ -184,7 +184,8 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, Owned, Param, Step, WorkflowType, add_step, context_error, erase, output_at,
+        Composite, Finished, Owned, Param, StaticEnv, StaticRun, Step, WorkflowType, add_step,
+        advance, context_error, erase, no_such_step, output, output_at,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }

@@ -1,0 +1,406 @@
+//! The static path of a `workflow!` type: its steps' futures live in the
+//! run's own future, one slot per step, and are called by a `match` the
+//! macro generates, so a step costs no box, no `StepContext`, no output
+//! lookup by name and no downcast.
+//!
+//! It runs only what needs nothing else from the executor: steps with
+//! default options (no retry, timeout, own task, trigger rule or
+//! condition) and no branch, on an engine without event subscribers,
+//! concurrency limit, fail-fast or run timeout, and no `tracing`
+//! subscriber for the run's spans. Anything else goes through the full
+//! executor (`begin` returns `None`), so a run's report and events never
+//! depend on which path ran it.
+//!
+//! The bookkeeping is the executor's, without what these runs cannot use:
+//! a step starts as soon as its last dependency succeeds; a step whose
+//! dependency did not succeed is skipped with the same reason; a panic is
+//! the step's failure; the report is the same.
+
+use std::any::TypeId;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use crate::context::Resources;
+use crate::engine::WorkflowEngine;
+use crate::error::{BoxError, ContextError};
+use crate::executor::skip_reason;
+use crate::report::{Output, RunOutcome, RunReport, StepFailure, StepReport, StepStatus};
+use crate::workflow::{Plan, TriggerRule, Workflow, WorkflowInner};
+
+/// How a step of a static run ended, as the run records it.
+pub struct Finished(Result<Output, StepFailure>);
+
+/// A run of a `workflow!` type on the static path; made by [`StaticRun::begin`].
+pub struct StaticRun {
+    workflow: Arc<WorkflowInner>,
+    plan: Arc<Plan>,
+    run_id: u64,
+    env: StaticEnv,
+}
+
+/// What the steps of a static run read besides their dependencies: the
+/// engine's resources.
+pub struct StaticEnv {
+    resources: Arc<Resources>,
+}
+
+impl StaticEnv {
+    /// The engine's resource of type `T`, for step `step`.
+    pub fn resource<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, ContextError> {
+        match self
+            .resources
+            .get_erased(TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
+        {
+            Some(value) => Ok(value),
+            None => Err(missing_resource(step, std::any::type_name::<T>())),
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn missing_resource(step: &str, requested: &'static str) -> ContextError {
+    ContextError::MissingResource {
+        step: step.to_owned(),
+        requested,
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn no_output(step: &str, dependency: &str) -> ContextError {
+    ContextError::NoOutput {
+        step: step.to_owned(),
+        dependency: dependency.to_owned(),
+    }
+}
+
+/// The output of dependency `dependency` of step `step`, from its slot.
+/// A step starts only once every dependency succeeded, so the slot is set;
+/// an empty one is reported as the executor reports a missing output.
+pub fn output<'a, T>(
+    slot: &'a OnceLock<Arc<T>>,
+    step: &str,
+    dependency: &str,
+) -> Result<&'a T, ContextError> {
+    match slot.get() {
+        Some(value) => Ok(value),
+        None => Err(no_output(step, dependency)),
+    }
+}
+
+/// Starts (on its first call, with `make`) or polls the step whose future
+/// lives in `slot`; once it finishes, stores its output in `out` for its
+/// dependents and drops the future. A panic is the step's failure.
+pub fn advance<T, F, M>(
+    mut slot: Pin<&mut Option<F>>,
+    cx: &mut Context<'_>,
+    out: &OnceLock<Arc<T>>,
+    make: M,
+) -> Poll<Finished>
+where
+    T: Send + Sync + 'static,
+    F: Future<Output = Result<T, BoxError>>,
+    M: FnOnce() -> F,
+{
+    if slot.is_none() {
+        slot.set(Some(make()));
+    }
+    let polled = match slot.as_mut().as_pin_mut() {
+        Some(fut) => std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))),
+        None => Ok(Poll::Ready(Err(BoxError::from("the step has no future")))),
+    };
+    let result = match polled {
+        Ok(Poll::Pending) => return Poll::Pending,
+        Ok(Poll::Ready(Ok(value))) => {
+            let value = Arc::new(value);
+            let erased: Output = Arc::clone(&value) as Output;
+            // Each slot is set once: the step is started once.
+            let _ = out.set(value);
+            Ok(erased)
+        }
+        Ok(Poll::Ready(Err(error))) => Err(StepFailure::from_error(error)),
+        Err(payload) => Err(StepFailure::from_panic(&*payload)),
+    };
+    slot.set(None);
+    Poll::Ready(Finished(result))
+}
+
+/// What `advance` answers for a step the workflow does not have: a
+/// failure, never a hang (the generated `match` covers every step).
+#[cold]
+pub fn no_such_step(step: usize) -> Poll<Finished> {
+    Poll::Ready(Finished(Err(StepFailure::from_error(format!(
+        "the workflow has no step at position {step}"
+    )))))
+}
+
+impl StaticRun {
+    /// A static run of `workflow` on `engine`, or `None` when the workflow
+    /// or the engine asks for something only the full executor does (see
+    /// the module docs), or the workflow is invalid (the full executor
+    /// reports why).
+    pub fn begin(engine: &WorkflowEngine, workflow: &Workflow) -> Option<Self> {
+        let inner = &workflow.inner;
+        let plan = inner.plan().ok()?;
+        if !plan.plain || !engine.runs_plain() || tracing::span_enabled!(tracing::Level::INFO) {
+            return None;
+        }
+        Some(Self {
+            workflow: Arc::clone(inner),
+            plan,
+            run_id: engine.next_run_id(),
+            env: StaticEnv {
+                resources: engine.resources(),
+            },
+        })
+    }
+
+    /// What the steps read besides their dependencies.
+    pub fn env(&self) -> &StaticEnv {
+        &self.env
+    }
+
+    /// Runs every step to its end and returns the report.
+    /// `advance(step, cx)` starts or polls step `step` (with [`advance`]).
+    pub async fn drive<F>(&self, mut advance: F) -> RunReport
+    where
+        F: FnMut(usize, &mut Context<'_>) -> Poll<Finished>,
+    {
+        let wf = &*self.workflow;
+        let plan = &*self.plan;
+        let started_at = SystemTime::now();
+        let mut state = State {
+            records: wf
+                .steps
+                .iter()
+                .map(|step| StepReport::pending(Arc::clone(&step.name), step.handler.output_type()))
+                .collect(),
+            #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
+            remaining: (0..wf.steps.len())
+                .map(|step| plan.deps(wf, step).len() as u32)
+                .collect(),
+            ready: plan.roots.iter().copied().collect(),
+            running: Vec::new(),
+            settled: Vec::new(),
+            epoch_nanos: started_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)),
+            start: Instant::now(),
+        };
+        std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;
+        RunReport {
+            index: Some(Arc::clone(&plan.index)),
+            workflow: wf.name.clone(),
+            run_id: self.run_id,
+            outcome: RunOutcome::Completed,
+            started_at,
+            elapsed: state.start.elapsed(),
+            steps: state.records,
+        }
+    }
+}
+
+/// The bookkeeping of one static run.
+struct State {
+    records: Vec<StepReport>,
+    /// Dependencies not final yet, per step.
+    remaining: Vec<u32>,
+    ready: VecDeque<u32>,
+    /// Steps started and not finished, with when they started.
+    running: Vec<(u32, Instant)>,
+    /// A reusable work list for `settle`.
+    settled: Vec<u32>,
+    /// When the run started, in nanoseconds since the Unix epoch.
+    epoch_nanos: u64,
+    start: Instant,
+}
+
+impl State {
+    fn poll<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        wf: &WorkflowInner,
+        plan: &Plan,
+        advance: &mut F,
+    ) -> Poll<()>
+    where
+        F: FnMut(usize, &mut Context<'_>) -> Poll<Finished>,
+    {
+        // The clock is read once per finished step (and once here): a step
+        // started right after another finished starts when it finished.
+        let mut now = Instant::now();
+        let mut i = 0;
+        while i < self.running.len() {
+            let (step, started) = self.running[i];
+            match advance(step as usize, cx) {
+                Poll::Pending => i += 1,
+                Poll::Ready(Finished(result)) => {
+                    self.running.swap_remove(i);
+                    now = Instant::now();
+                    self.settle(wf, plan, step, started, now, result);
+                }
+            }
+        }
+        // Steps started in this poll, before yielding to other tasks (as the
+        // executor does): a run that never waits still lets others run.
+        let mut budget = 1024u32;
+        while let Some(step) = self.ready.pop_front() {
+            if budget == 0 {
+                self.ready.push_front(step);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            let started = now;
+            match advance(step as usize, cx) {
+                Poll::Pending => self.running.push((step, started)),
+                Poll::Ready(Finished(result)) => {
+                    now = Instant::now();
+                    self.settle(wf, plan, step, started, now, result);
+                }
+            }
+        }
+        if self.running.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Records how `step` ended and decides every dependent whose
+    /// dependencies are now all final: ready, or skipped (transitively).
+    fn settle(
+        &mut self,
+        wf: &WorkflowInner,
+        plan: &Plan,
+        step: u32,
+        started: Instant,
+        now: Instant,
+        result: Result<Output, StepFailure>,
+    ) {
+        let record = &mut self.records[step as usize];
+        record.attempts = 1;
+        let offset = started.saturating_duration_since(self.start);
+        record.set_timing_nanos(
+            self.epoch_nanos
+                .saturating_add(u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX)),
+            now.saturating_duration_since(started),
+        );
+        match result {
+            Ok(output) => {
+                record.output = Some(output);
+                record.status = Some(StepStatus::Succeeded);
+            }
+            Err(failure) => {
+                tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
+                record.status = Some(StepStatus::Failed);
+                record.detail_mut().failure = Some(failure);
+            }
+        }
+        let mut settled = std::mem::take(&mut self.settled);
+        settled.push(step);
+        while let Some(done) = settled.pop() {
+            for &dependent in plan.dependents.get(done as usize) {
+                let slot = &mut self.remaining[dependent as usize];
+                *slot -= 1;
+                if *slot > 0 {
+                    continue;
+                }
+                let deps = plan.deps(wf, dependent as usize);
+                let succeeded =
+                    |d: &u32| self.records[*d as usize].status == Some(StepStatus::Succeeded);
+                if deps.iter().all(succeeded) {
+                    self.ready.push_back(dependent);
+                } else {
+                    let reason = skip_reason(TriggerRule::AllSuccess, deps, &self.records, wf);
+                    let record = &mut self.records[dependent as usize];
+                    record.status = Some(StepStatus::Skipped);
+                    record.detail_mut().reason = Some(reason);
+                    settled.push(dependent);
+                }
+            }
+        }
+        self.settled = settled;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{RetryPolicy, StepContext};
+
+    fn two_steps() -> Workflow {
+        let mut wf = Workflow::new("two");
+        wf.add_step("a", |_ctx: StepContext| async { Ok::<_, BoxError>(1u32) });
+        wf.add_step("b", |_ctx: StepContext| async { Ok::<_, BoxError>(2u32) })
+            .depends_on(["a"]);
+        wf
+    }
+
+    #[test]
+    fn a_plain_workflow_on_a_default_engine_takes_the_static_path() {
+        assert!(StaticRun::begin(&WorkflowEngine::new(), &two_steps()).is_some());
+    }
+
+    #[test]
+    fn anything_only_the_executor_does_takes_the_full_path() {
+        let wf = two_steps();
+        let limited = WorkflowEngine::builder().max_concurrency(1).build();
+        let fail_fast = WorkflowEngine::builder().fail_fast(true).build();
+        let timed = WorkflowEngine::builder()
+            .run_timeout(Duration::from_secs(1))
+            .build();
+        let listened = WorkflowEngine::new();
+        let _events = listened.subscribe();
+        for engine in [limited, fail_fast, timed, listened] {
+            assert!(StaticRun::begin(&engine, &wf).is_none(), "{engine:?}");
+        }
+
+        let mut retried = two_steps();
+        retried
+            .add_step("c", |_ctx: StepContext| async { Ok::<_, BoxError>(()) })
+            .retry(RetryPolicy::attempts(2));
+        assert!(StaticRun::begin(&WorkflowEngine::new(), &retried).is_none());
+
+        let mut invalid = two_steps();
+        invalid
+            .add_step("d", |_ctx: StepContext| async { Ok::<_, BoxError>(()) })
+            .depends_on(["nowhere"]);
+        assert!(StaticRun::begin(&WorkflowEngine::new(), &invalid).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_dependent_starts_once_its_dependency_stored_its_output() {
+        let wf = two_steps();
+        let run = StaticRun::begin(&WorkflowEngine::new(), &wf).expect("a plain workflow");
+        let a_out: OnceLock<Arc<u32>> = OnceLock::new();
+        let b_out: OnceLock<Arc<u32>> = OnceLock::new();
+        let mut a_slot = std::pin::pin!(None);
+        let mut b_slot = std::pin::pin!(None);
+        let report = run
+            .drive(|step, cx| match step {
+                0 => advance(a_slot.as_mut(), cx, &a_out, || async {
+                    tokio::task::yield_now().await;
+                    Ok::<u32, BoxError>(20)
+                }),
+                1 => advance(b_slot.as_mut(), cx, &b_out, || async {
+                    let a = output(&a_out, "b", "a")?;
+                    Ok::<u32, BoxError>(a + 1)
+                }),
+                other => no_such_step(other),
+            })
+            .await;
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.output::<u32>("b"), Some(&21));
+        assert_eq!(b_out.get().map(|b| **b), Some(21));
+    }
+}
