@@ -440,10 +440,45 @@ fn static_run(
         .iter()
         .map(|i| format_ident!("__orchestrator_f{}", i))
         .collect();
-    let output_types = finish.steps.iter().map(|step| {
-        let path = &step.path;
+    let output_type = |index: usize| {
+        let path = &finish.steps[index].path;
         quote!(<#path as #private::Step>::Output)
-    });
+    };
+    let output_types: Vec<_> = indices.iter().map(|&i| output_type(i)).collect();
+    // Each step's future comes from its own `async fn`, type-checked on its
+    // own: one body holding every step's `async` block would make the
+    // compiler's work grow with the square of the number of steps.
+    let makers: Vec<_> = indices
+        .iter()
+        .map(|i| format_ident!("__orchestrator_static_step{}", i))
+        .collect();
+    let mut maker_fns = Vec::new();
+    let mut maker_calls = Vec::new();
+    for (index, (body, maker)) in bodies.iter().zip(&makers).enumerate() {
+        let step = &finish.steps[index];
+        let mut deps: Vec<usize> = step
+            .params
+            .iter()
+            .filter(|p| matches!(p.kind, ParamKind::Dependency | ParamKind::Each))
+            .filter_map(|p| graph.dependency(finish, index, &p.ident.to_string()))
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        let dep_refs: Vec<_> = deps.iter().map(|&d| &refs[d]).collect();
+        let dep_types = deps.iter().map(|&d| output_type(d));
+        let own = &output_types[index];
+        maker_fns.push(quote! {
+            #[allow(unused_variables, clippy::needless_lifetimes)]
+            async fn #maker<'a>(
+                #( #dep_refs: &'a ::std::sync::OnceLock<::std::sync::Arc<#dep_types>>, )*
+                __orchestrator_input: &'a #input_ty,
+                __orchestrator_env: &'a #private::StaticEnv,
+            ) -> ::core::result::Result<#own, #krate::BoxError> #body
+        });
+        maker_calls.push(quote! {
+            move || #maker(#(#dep_refs,)* __orchestrator_input, __orchestrator_env)
+        });
+    }
     let nones = indices
         .iter()
         .map(|_| quote!(::core::pin::pin!(::core::option::Option::None)));
@@ -455,6 +490,7 @@ fn static_run(
             __orchestrator_run: #private::StaticRun,
             __orchestrator_input: &#input_ty,
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
+            #(#maker_fns)*
             let __orchestrator_env = __orchestrator_run.env();
             // One `let` each for every step's output, reference and future
             // slot: a `let` per step would nest one scope per step, and
@@ -469,7 +505,7 @@ fn static_run(
                             #slots.as_mut(),
                             __orchestrator_cx,
                             #refs,
-                            move || async move #bodies,
+                            #maker_calls,
                         ),
                     )*
                     _ => #private::no_such_step(__orchestrator_step),

@@ -161,7 +161,42 @@ pub use orchestrator_macros::step;
 ///     pub fn workflow() -> &'static Workflow;
 ///     pub fn execute(engine: &WorkflowEngine, input: Input) -> Execution;
 ///     pub async fn run(engine: &WorkflowEngine, input: Input)
-///         -> Result<CodeReviewOutput, RunError>;
+///         -> Result<CodeReviewOutput, RunError> {
+///         // The static path, when the engine and every step use only
+///         // defaults (no options, subscribers, limits, timeouts):
+///         if let Some(run) = StaticRun::begin(engine, Self::workflow()) {
+///             return Box::pin(Self::__orchestrator_run_static(run, &input)).await;
+///         }
+///         Self::run_with(Self::execute(engine, input)).await // the executor
+///     }
+///     pub async fn run_with(execution: Execution) -> Result<CodeReviewOutput, RunError>;
+///     pub async fn report_with(execution: Execution) -> Result<RunReport, WorkflowError>;
+///
+///     async fn __orchestrator_run_static(run: StaticRun, input: &Input)
+///         -> Result<CodeReviewOutput, RunError> {
+///         // One `async fn` per step, reading its dependencies' slots:
+///         async fn __orchestrator_static_step1<'a>(
+///             __orchestrator_r0: &'a OnceLock<Arc<ScanReport>>,
+///             __orchestrator_input: &'a Input,
+///             __orchestrator_env: &'a StaticEnv,
+///         ) -> Result<Review, BoxError> {
+///             let arg0 = match output(__orchestrator_r0, "review", "scan") { /* ... */ };
+///             review(arg0).await.map_err(Into::into)
+///         }
+///         // Every step's output slot and future slot, locals of this future:
+///         let (__orchestrator_o0, __orchestrator_o1) = (OnceLock::new(), OnceLock::new());
+///         let (mut __orchestrator_f0, mut __orchestrator_f1) = (pin!(None), pin!(None));
+///         // The engine's bookkeeping (ready steps, skips, the report) calls
+///         // back into one `match` to start or poll a step:
+///         let report = run.drive(|step, cx| match step {
+///             0 => advance(__orchestrator_f0.as_mut(), cx, &__orchestrator_o0,
+///                          move || __orchestrator_static_step0(input, env)),
+///             1 => advance(__orchestrator_f1.as_mut(), cx, &__orchestrator_o1,
+///                          move || __orchestrator_static_step1(&__orchestrator_o0, input, env)),
+///             _ => no_such_step(step),
+///         }).await;
+///         /* the typed outputs from the slots, or `RunError::Failed` */
+///     }
 /// }
 /// impl CodeReviewOutput {
 ///     pub fn from_report(report: RunReport) -> Result<Self, RunError>;
@@ -170,7 +205,10 @@ pub use orchestrator_macros::step;
 /// ```
 ///
 /// `Input` is the type of the parameter that takes the workflow's input
-/// (`()` when no step takes one). Each step's macro is called in turn to
+/// (`()` when no step takes one). Both paths give the same report; the
+/// static one costs no box, no context and no lookup by name per step. A
+/// workflow with a composite step (a sub-workflow, loop or gate) always
+/// runs on the executor. Each step's macro is called in turn to
 /// collect its metadata, so a workflow of more than about 120 steps needs
 /// a higher `#![recursion_limit]`.
 #[macro_export]
