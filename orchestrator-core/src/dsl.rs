@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-pub use crate::static_run::{Finished, StaticEnv, StaticRun, advance, no_such_step, output};
+pub use crate::static_run::{
+    Finished, Leaf, Pair, StaticEnv, StaticRun, Steps, leaf, no_such_step, output, pair,
+};
 
 use crate::error::{RunFailed, WorkflowError};
 use crate::report::RunReport;

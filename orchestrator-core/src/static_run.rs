@@ -1,7 +1,8 @@
 //! The static path of a `workflow!` type: its steps' futures live in the
-//! run's own future, one slot per step, and are called by a `match` the
-//! macro generates, so a step costs no box, no `StepContext`, no output
-//! lookup by name and no downcast.
+//! run's own future, in a balanced tree of [`Pair`]s over one [`Leaf`] per
+//! step that the macro generates, and each step reads its dependencies'
+//! outputs from typed slots, so a step costs no box, no `StepContext`, no
+//! output lookup by name and no downcast.
 //!
 //! It runs only what needs nothing else from the executor: steps with
 //! default options (no retry, timeout, own task, trigger rule or
@@ -95,41 +96,108 @@ pub fn output<'a, T>(
     }
 }
 
-/// Starts (on its first call, with `make`) or polls the step whose future
-/// lives in `slot`; once it finishes, stores its output in `out` for its
-/// dependents and drops the future. A panic is the step's failure.
-pub fn advance<T, F, M>(
-    mut slot: Pin<&mut Option<F>>,
-    cx: &mut Context<'_>,
-    out: &OnceLock<Arc<T>>,
-    make: M,
-) -> Poll<Finished>
+/// The steps of a static run, as a balanced tree of [`Pair`]s over one
+/// [`Leaf`] per step: one value, in the run's future, holding every step's
+/// future, each reached by its position in a few comparisons. (One local
+/// per step, reached through a `match`, made the compiler's work grow with
+/// the cube of the number of steps.)
+pub trait Steps {
+    /// How many steps this holds.
+    const LEN: usize;
+    /// Starts or polls step `step` (counted within this subtree).
+    fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished>;
+}
+
+pin_project_lite::pin_project! {
+    /// One step: its future (made when the run begins, first polled once its
+    /// dependencies succeeded) and where its output goes.
+    pub struct Leaf<'a, T, F> {
+        #[pin]
+        fut: Option<F>,
+        out: &'a OnceLock<Arc<T>>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Two subtrees of steps: `A`'s first, then `B`'s.
+    pub struct Pair<A, B> {
+        #[pin]
+        first: A,
+        #[pin]
+        second: B,
+    }
+}
+
+/// The leaf of a step whose future is `fut` and whose output goes to `out`.
+/// A future does nothing until polled, so it may be made before its
+/// dependencies ran; it reads their outputs when first polled.
+pub fn leaf<T, F>(fut: F, out: &OnceLock<Arc<T>>) -> Leaf<'_, T, F>
 where
     T: Send + Sync + 'static,
     F: Future<Output = Result<T, BoxError>>,
-    M: FnOnce() -> F,
 {
-    if slot.is_none() {
-        slot.set(Some(make()));
+    Leaf {
+        fut: Some(fut),
+        out,
     }
-    let polled = match slot.as_mut().as_pin_mut() {
-        Some(fut) => std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))),
-        None => Ok(Poll::Ready(Err(BoxError::from("the step has no future")))),
-    };
-    let result = match polled {
-        Ok(Poll::Pending) => return Poll::Pending,
-        Ok(Poll::Ready(Ok(value))) => {
-            let value = Arc::new(value);
-            let erased: Output = Arc::clone(&value) as Output;
-            // Each slot is set once: the step is started once.
-            let _ = out.set(value);
-            Ok(erased)
+}
+
+/// The steps of `first`, then those of `second`.
+pub fn pair<A: Steps, B: Steps>(first: A, second: B) -> Pair<A, B> {
+    Pair { first, second }
+}
+
+impl<T, F> Steps for Leaf<'_, T, F>
+where
+    T: Send + Sync + 'static,
+    F: Future<Output = Result<T, BoxError>>,
+{
+    const LEN: usize = 1;
+
+    // Each step's code stays its own function: inlined into the tree, a
+    // thousand steps make one function too big for the optimizer to handle
+    // in reasonable time.
+    #[inline(never)]
+    fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished> {
+        if step != 0 {
+            return no_such_step(step);
         }
-        Ok(Poll::Ready(Err(error))) => Err(StepFailure::from_error(error)),
-        Err(payload) => Err(StepFailure::from_panic(&*payload)),
-    };
-    slot.set(None);
-    Poll::Ready(Finished(result))
+        let mut this = self.project();
+        let polled = match this.fut.as_mut().as_pin_mut() {
+            Some(fut) => std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))),
+            None => Ok(Poll::Ready(Err(BoxError::from(
+                "the step was polled after it finished",
+            )))),
+        };
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(value))) => {
+                let value = Arc::new(value);
+                let erased: Output = Arc::clone(&value) as Output;
+                // Each slot is set once: the step finishes once.
+                let _ = this.out.set(value);
+                Ok(erased)
+            }
+            Ok(Poll::Ready(Err(error))) => Err(StepFailure::from_error(error)),
+            Err(payload) => Err(StepFailure::from_panic(&*payload)),
+        };
+        // The finished future goes at once, with what it borrowed.
+        this.fut.set(None);
+        Poll::Ready(Finished(result))
+    }
+}
+
+impl<A: Steps, B: Steps> Steps for Pair<A, B> {
+    const LEN: usize = A::LEN + B::LEN;
+
+    fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished> {
+        let this = self.project();
+        if step < A::LEN {
+            this.first.advance(step, cx)
+        } else {
+            this.second.advance(step - A::LEN, cx)
+        }
+    }
 }
 
 /// What `advance` answers for a step the workflow does not have: a
@@ -384,21 +452,24 @@ mod tests {
         let run = StaticRun::begin(&WorkflowEngine::new(), &wf).expect("a plain workflow");
         let a_out: OnceLock<Arc<u32>> = OnceLock::new();
         let b_out: OnceLock<Arc<u32>> = OnceLock::new();
-        let mut a_slot = std::pin::pin!(None);
-        let mut b_slot = std::pin::pin!(None);
-        let report = run
-            .drive(|step, cx| match step {
-                0 => advance(a_slot.as_mut(), cx, &a_out, || async {
-                    tokio::task::yield_now().await;
-                    Ok::<u32, BoxError>(20)
-                }),
-                1 => advance(b_slot.as_mut(), cx, &b_out, || async {
-                    let a = output(&a_out, "b", "a")?;
-                    Ok::<u32, BoxError>(a + 1)
-                }),
-                other => no_such_step(other),
-            })
-            .await;
+        // A future does nothing until polled: `b`'s reads `a`'s output only
+        // once the run starts it.
+        let a = leaf(
+            async {
+                tokio::task::yield_now().await;
+                Ok::<u32, BoxError>(20)
+            },
+            &a_out,
+        );
+        let b = leaf(
+            async {
+                let a = output(&a_out, "b", "a")?;
+                Ok::<u32, BoxError>(a + 1)
+            },
+            &b_out,
+        );
+        let mut steps = std::pin::pin!(pair(a, b));
+        let report = run.drive(|step, cx| steps.as_mut().advance(step, cx)).await;
         assert!(report.is_success(), "{report:?}");
         assert_eq!(report.output::<u32>("b"), Some(&21));
         assert_eq!(b_out.get().map(|b| **b), Some(21));

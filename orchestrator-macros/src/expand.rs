@@ -428,18 +428,11 @@ fn static_run(
         .map(|index| step_body(finish, graph, index, input_ty, Access::Static))
         .collect::<Option<Vec<_>>>()?;
     let indices: Vec<usize> = (0..finish.steps.len()).collect();
-    let outs: Vec<_> = indices
-        .iter()
-        .map(|i| format_ident!("__orchestrator_o{}", i))
-        .collect();
     let refs: Vec<_> = indices
         .iter()
         .map(|i| format_ident!("__orchestrator_r{}", i))
         .collect();
-    let slots: Vec<_> = indices
-        .iter()
-        .map(|i| format_ident!("__orchestrator_f{}", i))
-        .collect();
+    let fields: Vec<_> = indices.iter().map(|&i| syn::Index::from(i)).collect();
     let output_type = |index: usize| {
         let path = &finish.steps[index].path;
         quote!(<#path as #private::Step>::Output)
@@ -465,6 +458,7 @@ fn static_run(
         deps.sort_unstable();
         deps.dedup();
         let dep_refs: Vec<_> = deps.iter().map(|&d| &refs[d]).collect();
+        let dep_fields: Vec<_> = deps.iter().map(|&d| syn::Index::from(d)).collect();
         let dep_types = deps.iter().map(|&d| output_type(d));
         let own = &output_types[index];
         maker_fns.push(quote! {
@@ -476,12 +470,15 @@ fn static_run(
             ) -> ::core::result::Result<#own, #krate::BoxError> #body
         });
         maker_calls.push(quote! {
-            move || #maker(#(#dep_refs,)* __orchestrator_input, __orchestrator_env)
+            #maker(#(&__orchestrator_outs_ref.#dep_fields,)* __orchestrator_input, __orchestrator_env)
         });
     }
-    let nones = indices
+    let leaves: Vec<_> = maker_calls
         .iter()
-        .map(|_| quote!(::core::pin::pin!(::core::option::Option::None)));
+        .zip(&fields)
+        .map(|(call, field)| quote!(#private::leaf(#call, &__orchestrator_outs_ref.#field)))
+        .collect();
+    let tree = step_tree(&private, &leaves);
     let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     Some(quote! {
         /// The static path of `run`: see `orchestrator_core::dsl::StaticRun`.
@@ -495,24 +492,22 @@ fn static_run(
             // One `let` each for every step's output, reference and future
             // slot: a `let` per step would nest one scope per step, and
             // thousands of nested scopes overflow LLVM's stack.
-            let ( #(#outs,)* ) = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
-            let ( #(#refs,)* ) = ( #( &#outs, )* );
-            let ( #(mut #slots,)* ) = ( #( #nones, )* );
+            let __orchestrator_outs = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
+            let __orchestrator_outs_ref = &__orchestrator_outs;
+            // Each step's future is made here and first polled once its
+            // dependencies succeeded (a future does nothing until polled).
+            let mut __orchestrator_steps = ::core::pin::pin!(#tree);
             let __orchestrator_report = __orchestrator_run
-                .drive(|__orchestrator_step, __orchestrator_cx| match __orchestrator_step {
-                    #(
-                        #indices => #private::advance(
-                            #slots.as_mut(),
-                            __orchestrator_cx,
-                            #refs,
-                            #maker_calls,
-                        ),
-                    )*
-                    _ => #private::no_such_step(__orchestrator_step),
+                .drive(|__orchestrator_step, __orchestrator_cx| {
+                    #private::Steps::advance(
+                        __orchestrator_steps.as_mut(),
+                        __orchestrator_step,
+                        __orchestrator_cx,
+                    )
                 })
                 .await;
             let __orchestrator_report = #krate::RunError::from_report(__orchestrator_report)?;
-            match ( #( #outs.get(), )* ) {
+            match ( #( __orchestrator_outs.#fields.get(), )* ) {
                 ( #( ::core::option::Option::Some(#idents), )* ) => {
                     ::core::result::Result::Ok(#output_name {
                         #( #idents: ::std::sync::Arc::clone(#idents), )*
@@ -523,4 +518,19 @@ fn static_run(
             }
         }
     })
+}
+
+/// A balanced tree of `pair`s over `leaves`, so every step is reached in
+/// a few comparisons and the types nest only logarithmically deep.
+fn step_tree(private: &TokenStream, leaves: &[TokenStream]) -> TokenStream {
+    match leaves {
+        [] => quote!(()),
+        [leaf] => leaf.clone(),
+        _ => {
+            let (first, second) = leaves.split_at(leaves.len() / 2);
+            let first = step_tree(private, first);
+            let second = step_tree(private, second);
+            quote!(#private::pair(#first, #second))
+        }
+    }
 }

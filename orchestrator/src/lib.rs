@@ -183,18 +183,16 @@ pub use orchestrator_macros::step;
 ///             let arg0 = match output(__orchestrator_r0, "review", "scan") { /* ... */ };
 ///             review(arg0).await.map_err(Into::into)
 ///         }
-///         // Every step's output slot and future slot, locals of this future:
-///         let (__orchestrator_o0, __orchestrator_o1) = (OnceLock::new(), OnceLock::new());
-///         let (mut __orchestrator_f0, mut __orchestrator_f1) = (pin!(None), pin!(None));
-///         // The engine's bookkeeping (ready steps, skips, the report) calls
-///         // back into one `match` to start or poll a step:
-///         let report = run.drive(|step, cx| match step {
-///             0 => advance(__orchestrator_f0.as_mut(), cx, &__orchestrator_o0,
-///                          move || __orchestrator_static_step0(input, env)),
-///             1 => advance(__orchestrator_f1.as_mut(), cx, &__orchestrator_o1,
-///                          move || __orchestrator_static_step1(&__orchestrator_o0, input, env)),
-///             _ => no_such_step(step),
-///         }).await;
+///         // Every step's output slot, and its future (made now, first
+///         // polled once its dependencies succeeded), in a balanced tree:
+///         let outs = (OnceLock::new(), OnceLock::new());
+///         let mut steps = pin!(pair(
+///             leaf(__orchestrator_static_step0(input, env), &outs.0),
+///             leaf(__orchestrator_static_step1(&outs.0, input, env), &outs.1),
+///         ));
+///         // The engine's bookkeeping (ready steps, skips, the report) polls
+///         // step `i` through the tree, in a few comparisons:
+///         let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
 ///         /* the typed outputs from the slots, or `RunError::Failed` */
 ///     }
 /// }
@@ -222,8 +220,8 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, Finished, Owned, Param, StaticEnv, StaticRun, Step, WorkflowType, add_step,
-        advance, context_error, erase, no_such_step, output, output_at,
+        Composite, Finished, Leaf, Owned, Pair, Param, StaticEnv, StaticRun, Step, Steps,
+        WorkflowType, add_step, context_error, erase, leaf, no_such_step, output, output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
