@@ -331,14 +331,17 @@ fn step_body(
                 };
                 each = Some(arg.clone());
                 args.push(quote_spanned!(span=> #arg));
-                lets.push(quote! {
-                    let __orchestrator_items = match #getter {
-                        ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(error) => {
-                            return ::core::result::Result::Err(#private::context_error(error));
+                lets.push((
+                    quote!(__orchestrator_items),
+                    quote! {
+                        match #getter {
+                            ::core::result::Result::Ok(value) => value,
+                            ::core::result::Result::Err(error) => {
+                                return ::core::result::Result::Err(#private::context_error(error));
+                            }
                         }
-                    };
-                });
+                    },
+                ));
                 continue;
             }
             (ParamKind::Input, Access::Context) => quote!(__orchestrator_ctx.input::<#input_ty>()),
@@ -352,14 +355,17 @@ fn step_body(
                 __orchestrator_env.resource::<<#path as #private::Param<#param_index>>::Type>(#step_name)
             ),
         };
-        lets.push(quote! {
-            let #arg = match #getter {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(error) => {
-                    return ::core::result::Result::Err(#private::context_error(error));
+        lets.push((
+            quote!(#arg),
+            quote! {
+                match #getter {
+                    ::core::result::Result::Ok(value) => value,
+                    ::core::result::Result::Err(error) => {
+                        return ::core::result::Result::Err(#private::context_error(error));
+                    }
                 }
-            };
-        });
+            },
+        ));
         args.push(quote_spanned!(span=> #arg));
     }
     let call = quote!(#path(#(#args),*));
@@ -401,9 +407,13 @@ fn step_body(
             }
         },
     };
+    // Every parameter in one `let`, read in order: a `let` each would nest
+    // one scope per parameter, and a step with a thousand dependencies
+    // would overflow LLVM's stack when it writes debug info.
+    let (names, reads): (Vec<_>, Vec<_>) = lets.into_iter().unzip();
     Some(quote! {
         {
-            #(#lets)*
+            let ( #(#names,)* ) = ( #(#reads,)* );
             let __orchestrator_result: ::core::result::Result<
                 <#path as #private::Step>::Output,
                 #krate::BoxError,
@@ -464,13 +474,13 @@ fn static_run(
         maker_fns.push(quote! {
             #[allow(unused_variables, clippy::needless_lifetimes)]
             async fn #maker<'a>(
-                #( #dep_refs: &'a ::std::sync::OnceLock<::std::sync::Arc<#dep_types>>, )*
+                ( #(#dep_refs,)* ): ( #( &'a ::std::sync::OnceLock<::std::sync::Arc<#dep_types>>, )* ),
                 __orchestrator_input: &'a #input_ty,
                 __orchestrator_env: &'a #private::StaticEnv,
             ) -> ::core::result::Result<#own, #krate::BoxError> #body
         });
         maker_calls.push(quote! {
-            #maker(#(&__orchestrator_outs_ref.#dep_fields,)* __orchestrator_input, __orchestrator_env)
+            #maker((#(&__orchestrator_outs_ref.#dep_fields,)*), __orchestrator_input, __orchestrator_env)
         });
     }
     let leaves: Vec<_> = maker_calls
@@ -479,7 +489,6 @@ fn static_run(
         .map(|(call, field)| quote!(#private::leaf(#call, &__orchestrator_outs_ref.#field)))
         .collect();
     let tree = step_tree(&private, &leaves);
-    let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     Some(quote! {
         /// The static path of `run`: see `orchestrator_core::dsl::StaticRun`.
         #[allow(clippy::too_many_lines, clippy::large_stack_frames)]
@@ -506,16 +515,7 @@ fn static_run(
                     )
                 })
                 .await;
-            let __orchestrator_report = #krate::RunError::from_report(__orchestrator_report)?;
-            match ( #( __orchestrator_outs.#fields.get(), )* ) {
-                ( #( ::core::option::Option::Some(#idents), )* ) => {
-                    ::core::result::Result::Ok(#output_name {
-                        #( #idents: ::std::sync::Arc::clone(#idents), )*
-                        __orchestrator_report,
-                    })
-                }
-                _ => #output_name::from_report(__orchestrator_report),
-            }
+            #output_name::from_report(__orchestrator_report)
         }
     })
 }
