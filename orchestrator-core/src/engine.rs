@@ -305,7 +305,7 @@ impl Execution {
         let inner = Arc::clone(&self.workflow.inner);
         let plan = inner.plan()?;
         let engine = &self.engine.inner;
-        let run_id = engine.next_run_id.fetch_add(1, Ordering::Relaxed);
+        let run_id = self.engine.next_run_id();
         let events = (engine.events.receiver_count() > 0).then(|| engine.events.clone());
         let shared = Arc::new(RunShared {
             outputs: (0..inner.steps.len()).map(|_| OnceLock::new()).collect(),
@@ -313,7 +313,7 @@ impl Execution {
             plan,
             input: self.input,
             run_resources: self.resources,
-            engine_resources: Arc::clone(&engine.resources),
+            engine_resources: self.engine.resources(),
             events,
             run_id,
             // A child, so that stopping this run never cancels a token the

@@ -538,13 +538,8 @@ impl RunCore {
             tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
         shared.emit(|| EventKind::RunStarted { steps: n });
         let mut driver = Driver {
-            records: workflow
-                .steps
-                .iter()
-                .map(|step| StepReport::pending(Arc::clone(&step.name), step.handler.output_type()))
-                .collect(),
-            #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
-            remaining: (0..n).map(|step| shared.deps(step).len() as u32).collect(),
+            records: workflow.pending_records(),
+            remaining: shared.plan.dependency_counts(workflow),
             ready: VecDeque::new(),
             finished: 0,
             vetoes: HashMap::new(),

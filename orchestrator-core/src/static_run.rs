@@ -245,21 +245,16 @@ impl StaticRun {
         let plan = &*self.plan;
         let started_at = SystemTime::now();
         let mut state = State {
-            records: wf
-                .steps
-                .iter()
-                .map(|step| StepReport::pending(Arc::clone(&step.name), step.handler.output_type()))
-                .collect(),
-            #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
-            remaining: (0..wf.steps.len())
-                .map(|step| plan.deps(wf, step).len() as u32)
-                .collect(),
+            records: wf.pending_records(),
+            remaining: plan.dependency_counts(wf),
             ready: plan.roots.iter().copied().collect(),
             running: Vec::new(),
             settled: Vec::new(),
             epoch_nanos: started_at
                 .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)),
+                .map_or(0, |since| {
+                    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+                }),
             start: Instant::now(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;

@@ -296,6 +296,15 @@ impl Plan {
             None => wf.raw_deps(step),
         }
     }
+
+    /// How many dependencies each step of `wf` waits for: the counts a run
+    /// starts from.
+    pub(crate) fn dependency_counts(&self, wf: &WorkflowInner) -> Vec<u32> {
+        #[allow(clippy::cast_possible_truncation)] // a plan has under 2^31 steps
+        (0..wf.steps.len())
+            .map(|step| self.deps(wf, step).len() as u32)
+            .collect()
+    }
 }
 
 #[derive(Clone)]
@@ -314,6 +323,20 @@ pub(crate) struct WorkflowInner {
 }
 
 impl WorkflowInner {
+    /// A record per step, none of them run yet: the records a run starts
+    /// from.
+    pub(crate) fn pending_records(&self) -> Vec<crate::report::StepReport> {
+        self.steps
+            .iter()
+            .map(|step| {
+                crate::report::StepReport::pending(
+                    Arc::clone(&step.name),
+                    step.handler.output_type(),
+                )
+            })
+            .collect()
+    }
+
     pub(crate) fn plan(&self) -> Result<Arc<Plan>, ValidationErrors> {
         self.plan
             .get_or_init(|| crate::validate::check_workflow(self).map(Arc::new))
