@@ -169,22 +169,43 @@ where
                 "the step was polled after it finished",
             )))),
         };
-        let result = match polled {
+        let finished = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(value))) => {
-                let value = Arc::new(value);
-                let erased: Output = Arc::clone(&value) as Output;
-                // Each slot is set once: the step finishes once.
-                let _ = this.out.set(value);
-                Ok(erased)
-            }
-            Ok(Poll::Ready(Err(error))) => Err(StepFailure::from_error(error)),
-            Err(payload) => Err(StepFailure::from_panic(&*payload)),
+            Ok(Poll::Ready(Ok(value))) => succeeded(value, this.out),
+            Ok(Poll::Ready(Err(error))) => failed(error),
+            Err(payload) => panicked(payload),
         };
         // The finished future goes at once, with what it borrowed.
         this.fut.set(None);
-        Poll::Ready(Finished(result))
+        Poll::Ready(finished)
     }
+}
+
+// What a leaf does once its step finished is out of line, generic over the
+// output type alone: steps with the same output type share one copy, and
+// each step's own code is little more than the poll of its future (a
+// thousand steps' code runs through the instruction cache once per run).
+
+/// Stores a step's output for its dependents and for the report.
+#[inline(never)]
+fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<Arc<T>>) -> Finished {
+    let value = Arc::new(value);
+    let erased: Output = Arc::clone(&value) as Output;
+    // Each slot is set once: the step finishes once.
+    let _ = out.set(value);
+    Finished(Ok(erased))
+}
+
+#[cold]
+#[inline(never)]
+fn failed(error: BoxError) -> Finished {
+    Finished(Err(StepFailure::from_error(error)))
+}
+
+#[cold]
+#[inline(never)]
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> Finished {
+    Finished(Err(StepFailure::from_panic(&*payload)))
 }
 
 impl<A: Steps, B: Steps> Steps for Pair<A, B> {
