@@ -154,10 +154,7 @@ impl StepContext {
         let dependency = self.dependency_index(step)?;
         match self.shared.outputs[dependency].get() {
             Some(value) => Ok((dependency, value)),
-            None => Err(ContextError::NoOutput {
-                step: self.step_name().to_owned(),
-                dependency: step.to_owned(),
-            }),
+            None => Err(ContextError::no_output(self.step_name(), step)),
         }
     }
 
@@ -231,7 +228,10 @@ impl StepContext {
             .and_then(|value| value.downcast_ref::<T>())
         {
             Some(value) => Ok(value),
-            None => Err(self.missing_resource(std::any::type_name::<T>())),
+            None => Err(ContextError::missing_resource(
+                self.step_name(),
+                std::any::type_name::<T>(),
+            )),
         }
     }
 
@@ -242,15 +242,6 @@ impl StepContext {
             .run_resources
             .get_erased(type_id)
             .or_else(|| self.shared.engine_resources.get_erased(type_id))
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn missing_resource(&self, requested: &'static str) -> ContextError {
-        ContextError::MissingResource {
-            step: self.step_name().to_owned(),
-            requested,
-        }
     }
 
     /// A token cancelled when the run is cancelled, times out or fails

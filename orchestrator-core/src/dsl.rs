@@ -8,7 +8,7 @@
 use std::fmt;
 
 pub use crate::static_run::{
-    Finished, Leaf, Pair, StaticEnv, StaticRun, Steps, leaf, no_such_step, output, pair,
+    Finished, Leaf, Pair, StaticEnv, StaticRun, Steps, leaf, output, pair,
 };
 
 use crate::error::{RunFailed, WorkflowError};

@@ -220,6 +220,31 @@ pub enum ContextError {
     },
 }
 
+// Shared, out-of-line builders for the errors both the step context and the
+// DSL's static path report: neither path carries its own copy.
+impl ContextError {
+    /// Step `step` asked for the output of `dependency`, which has none.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn no_output(step: &str, dependency: &str) -> Self {
+        Self::NoOutput {
+            step: step.to_owned(),
+            dependency: dependency.to_owned(),
+        }
+    }
+
+    /// Step `step` asked for a resource of type `requested`, which the run
+    /// does not have.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn missing_resource(step: &str, requested: &'static str) -> Self {
+        Self::MissingResource {
+            step: step.to_owned(),
+            requested,
+        }
+    }
+}
+
 /// The error of [`RunReport::ensure_success`](crate::RunReport::ensure_success):
 /// every step that did not succeed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,15 @@ use crate::error::{BoxError, RunFailed};
 /// [`RunReport::output`] or [`StepReport::output`].
 pub(crate) type Output = Arc<dyn Any + Send + Sync>;
 
+/// `time` in nanoseconds since the Unix epoch, as a report stores it (0
+/// before the epoch, saturating far after it).
+pub(crate) fn epoch_nanos(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
 /// The final state of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -210,19 +219,11 @@ impl StepReport {
 
     /// Records when the step started and how long it took.
     pub(crate) fn set_timing(&mut self, started_at: SystemTime, duration: Duration) {
-        let since_epoch = started_at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.started_nanos = u64::try_from(since_epoch.as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        self.duration_nanos = u64::try_from(duration.as_nanos())
-            .unwrap_or(u64::MAX - 1)
-            .min(u64::MAX - 1);
+        self.set_timing_nanos(epoch_nanos(started_at), duration);
     }
 
-    /// Sets when the step started (in nanoseconds since the Unix epoch)
-    /// and how long it ran, as [`set_timing`](Self::set_timing) does.
+    /// Records when the step started, in nanoseconds since the Unix epoch
+    /// (see [`epoch_nanos`]), and how long it took.
     pub(crate) fn set_timing_nanos(&mut self, started_nanos: u64, duration: Duration) {
         self.started_nanos = started_nanos.max(1);
         self.duration_nanos = u64::try_from(duration.as_nanos())

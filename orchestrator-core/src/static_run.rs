@@ -30,7 +30,9 @@ use crate::context::Resources;
 use crate::engine::WorkflowEngine;
 use crate::error::{BoxError, ContextError};
 use crate::executor::skip_reason;
-use crate::report::{Output, RunOutcome, RunReport, StepFailure, StepReport, StepStatus};
+use crate::report::{
+    Output, RunOutcome, RunReport, StepFailure, StepReport, StepStatus, epoch_nanos,
+};
 use crate::workflow::{Plan, TriggerRule, Workflow, WorkflowInner};
 
 /// How a step of a static run ended, as the run records it.
@@ -59,26 +61,11 @@ impl StaticEnv {
             .and_then(|value| value.downcast_ref::<T>())
         {
             Some(value) => Ok(value),
-            None => Err(missing_resource(step, std::any::type_name::<T>())),
+            None => Err(ContextError::missing_resource(
+                step,
+                std::any::type_name::<T>(),
+            )),
         }
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn missing_resource(step: &str, requested: &'static str) -> ContextError {
-    ContextError::MissingResource {
-        step: step.to_owned(),
-        requested,
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn no_output(step: &str, dependency: &str) -> ContextError {
-    ContextError::NoOutput {
-        step: step.to_owned(),
-        dependency: dependency.to_owned(),
     }
 }
 
@@ -92,7 +79,7 @@ pub fn output<'a, T>(
 ) -> Result<&'a T, ContextError> {
     match slot.get() {
         Some(value) => Ok(value),
-        None => Err(no_output(step, dependency)),
+        None => Err(ContextError::no_output(step, dependency)),
     }
 }
 
@@ -221,10 +208,10 @@ impl<A: Steps, B: Steps> Steps for Pair<A, B> {
     }
 }
 
-/// What `advance` answers for a step the workflow does not have: a
-/// failure, never a hang (the generated `match` covers every step).
+/// What [`Steps::advance`] answers for a position past the tree's steps:
+/// a failure, never a hang (the driver asks only for the workflow's steps).
 #[cold]
-pub fn no_such_step(step: usize) -> Poll<Finished> {
+fn no_such_step(step: usize) -> Poll<Finished> {
     Poll::Ready(Finished(Err(StepFailure::from_error(format!(
         "the workflow has no step at position {step}"
     )))))
@@ -271,11 +258,7 @@ impl StaticRun {
             ready: plan.roots.iter().copied().collect(),
             running: Vec::new(),
             settled: Vec::new(),
-            epoch_nanos: started_at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |since| {
-                    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-                }),
+            epoch_nanos: epoch_nanos(started_at),
             start: Instant::now(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;

@@ -311,38 +311,19 @@ fn step_body(
             Some(quote!(#private::output(#slot, #step_name, #dep_name)))
         };
         let getter = match (param.kind, access) {
+            (ParamKind::Dependency | ParamKind::Each, Access::Static) => static_output()?,
             (ParamKind::Dependency, Access::Context) => {
                 let output = dependency_output();
                 quote!(__orchestrator_ctx.output::<#output>(#dep_name))
             }
-            (ParamKind::Dependency, Access::Static) => static_output()?,
-            (ParamKind::Each, _) => {
-                let getter = match access {
-                    Access::Context => {
-                        let output = match dep {
-                            Some(_) => dependency_output(),
-                            None => {
-                                quote!(::std::vec::Vec<<#path as #private::Param<#param_index>>::Type>)
-                            }
-                        };
-                        quote!(__orchestrator_ctx.output::<#output>(#dep_name))
+            (ParamKind::Each, Access::Context) => {
+                let output = match dep {
+                    Some(_) => dependency_output(),
+                    None => {
+                        quote!(::std::vec::Vec<<#path as #private::Param<#param_index>>::Type>)
                     }
-                    Access::Static => static_output()?,
                 };
-                each = Some(arg.clone());
-                args.push(quote_spanned!(span=> #arg));
-                lets.push((
-                    quote!(__orchestrator_items),
-                    quote! {
-                        match #getter {
-                            ::core::result::Result::Ok(value) => value,
-                            ::core::result::Result::Err(error) => {
-                                return ::core::result::Result::Err(#private::context_error(error));
-                            }
-                        }
-                    },
-                ));
-                continue;
+                quote!(__orchestrator_ctx.output::<#output>(#dep_name))
             }
             (ParamKind::Input, Access::Context) => quote!(__orchestrator_ctx.input::<#input_ty>()),
             (ParamKind::Input, Access::Static) => quote!(
@@ -355,8 +336,16 @@ fn step_body(
                 __orchestrator_env.resource::<<#path as #private::Param<#param_index>>::Type>(#step_name)
             ),
         };
+        // An `each` parameter reads the dependency's items; the function
+        // gets them one by one (see `run` below).
+        let binding = if param.kind == ParamKind::Each {
+            each = Some(arg.clone());
+            quote!(__orchestrator_items)
+        } else {
+            quote!(#arg)
+        };
         lets.push((
-            quote!(#arg),
+            binding,
             quote! {
                 match #getter {
                     ::core::result::Result::Ok(value) => value,
@@ -423,9 +412,10 @@ fn step_body(
     })
 }
 
-/// The static path's run function: every step's future in a slot of this
-/// one future, started and polled through one `match` (see
-/// `orchestrator_core::dsl::StaticRun`). `None` when a step cannot take it.
+/// The static path's run function: every step's output slot and future
+/// in this one future, the futures in a balanced tree of leaves polled by
+/// position (see `orchestrator_core::dsl::StaticRun`). `None` when a step
+/// cannot take it.
 fn static_run(
     finish: &Finish,
     graph: &Graph,
@@ -498,8 +488,8 @@ fn static_run(
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
             #(#maker_fns)*
             let __orchestrator_env = __orchestrator_run.env();
-            // One `let` each for every step's output, reference and future
-            // slot: a `let` per step would nest one scope per step, and
+            // Every step's output slot in one tuple and every future in one
+            // tree: a `let` per step would nest one scope per step, and
             // thousands of nested scopes overflow LLVM's stack.
             let __orchestrator_outs = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
             let __orchestrator_outs_ref = &__orchestrator_outs;

@@ -176,24 +176,24 @@ pub use orchestrator_macros::step;
 ///         -> Result<CodeReviewOutput, RunError> {
 ///         // One `async fn` per step, reading its dependencies' slots:
 ///         async fn __orchestrator_static_step1<'a>(
-///             __orchestrator_r0: &'a OnceLock<Arc<ScanReport>>,
+///             (__orchestrator_r0,): (&'a OnceLock<Arc<ScanReport>>,),
 ///             __orchestrator_input: &'a Input,
 ///             __orchestrator_env: &'a StaticEnv,
 ///         ) -> Result<Review, BoxError> {
-///             let arg0 = match output(__orchestrator_r0, "review", "scan") { /* ... */ };
+///             let (arg0,) = (match output(__orchestrator_r0, "review", "scan") { /* ... */ },);
 ///             review(arg0).await.map_err(Into::into)
 ///         }
 ///         // Every step's output slot, and its future (made now, first
 ///         // polled once its dependencies succeeded), in a balanced tree:
 ///         let outs = (OnceLock::new(), OnceLock::new());
 ///         let mut steps = pin!(pair(
-///             leaf(__orchestrator_static_step0(input, env), &outs.0),
-///             leaf(__orchestrator_static_step1(&outs.0, input, env), &outs.1),
+///             leaf(__orchestrator_static_step0((), input, env), &outs.0),
+///             leaf(__orchestrator_static_step1((&outs.0,), input, env), &outs.1),
 ///         ));
 ///         // The engine's bookkeeping (ready steps, skips, the report) polls
 ///         // step `i` through the tree, in a few comparisons:
 ///         let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
-///         /* the typed outputs from the slots, or `RunError::Failed` */
+///         CodeReviewOutput::from_report(report) // typed outputs, or `RunError::Failed`
 ///     }
 /// }
 /// impl CodeReviewOutput {
@@ -220,8 +220,8 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, Finished, Leaf, Owned, Pair, Param, StaticEnv, StaticRun, Step, Steps,
-        WorkflowType, add_step, context_error, erase, leaf, no_such_step, output, output_at, pair,
+        Composite, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType, add_step,
+        context_error, erase, leaf, output, output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
