@@ -62,6 +62,13 @@ fn engine() -> WorkflowEngine {
     WorkflowEngine::builder().resource(Factor(3)).build()
 }
 
+/// Whether `run` takes the static path for this engine and workflow (what
+/// the generated `run` asks first): without it, these tests would compare
+/// the executor with itself.
+fn takes_static_path(engine: &WorkflowEngine, workflow: &orchestrator::Workflow) -> bool {
+    orchestrator::__private::StaticRun::begin(engine, workflow).is_some()
+}
+
 /// A step's name, status, error or skip reason, attempts and `u32` output.
 type StepSummary = (String, StepStatus, Option<String>, u32, Option<u32>);
 
@@ -99,6 +106,7 @@ async fn both_paths(input: u32) -> (Result<orchestrator::RunReport, RunError>, R
 #[tokio::test]
 async fn a_successful_run_gives_typed_outputs_and_the_executors_report() {
     let engine = engine();
+    assert!(takes_static_path(&engine, Mixed::workflow()));
     let out = Mixed::run(&engine, 2).await.expect("seed 2 succeeds");
     assert_eq!(*out.scaled, 6);
     assert_eq!(*out.checked, 3);
@@ -206,6 +214,7 @@ workflow!(Diamond: slow_left, slow_right, joined);
 #[tokio::test(start_paused = true)]
 async fn independent_steps_wait_at_the_same_time() {
     let engine = WorkflowEngine::new();
+    assert!(takes_static_path(&engine, Diamond::workflow()));
     let start = tokio::time::Instant::now();
     let out = Diamond::run(&engine, ()).await.expect("diamond succeeds");
     assert_eq!(*out.joined, 3);
@@ -220,6 +229,10 @@ async fn independent_steps_wait_at_the_same_time() {
 async fn a_run_someone_listens_to_emits_every_event() {
     let engine = engine();
     let mut events = engine.subscribe();
+    assert!(
+        !takes_static_path(&engine, Mixed::workflow()),
+        "a listener needs the executor's events"
+    );
     Mixed::run(&engine, 2).await.expect("seed 2 succeeds");
     let mut succeeded = Vec::new();
     let mut finished = false;
