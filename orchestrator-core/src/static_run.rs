@@ -22,8 +22,9 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Instant, SystemTime};
 
 use crate::context::Resources;
@@ -257,6 +258,11 @@ impl StaticRun {
             remaining: plan.dependency_counts(wf),
             ready: plan.roots.iter().copied().collect(),
             running: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            first_polled: Vec::new(),
+            wakes: Arc::default(),
+            to_poll: Vec::new(),
             settled: Vec::new(),
             epoch_nanos: epoch_nanos(started_at),
             start: Instant::now(),
@@ -280,13 +286,89 @@ struct State {
     /// Dependencies not final yet, per step.
     remaining: Vec<u32>,
     ready: VecDeque<u32>,
-    /// Steps started and not finished, with when they started.
-    running: Vec<(u32, Instant)>,
+    /// Steps started and not finished, in slots that stay put while they
+    /// run (a step's waker names its slot); `None` for a free slot.
+    running: Vec<Option<Running>>,
+    /// Free slots of `running`.
+    free: Vec<u32>,
+    /// How many slots of `running` hold a step.
+    live: usize,
+    /// Slots whose step was last polled with the run's own waker (its
+    /// first poll): polled again on the run's next wake, whoever woke it.
+    first_polled: Vec<u32>,
+    /// Which slots' wakers were woken, and the run's waker to wake then.
+    wakes: Arc<Wakes>,
+    /// A reusable list of the slots to poll in one poll of the run.
+    to_poll: Vec<u32>,
     /// A reusable work list for `settle`.
     settled: Vec<u32>,
     /// When the run started, in nanoseconds since the Unix epoch.
     epoch_nanos: u64,
     start: Instant,
+}
+
+/// A step that returned `Pending`.
+struct Running {
+    step: u32,
+    started: Instant,
+    /// The step's own waker, made when it first waited: later polls use
+    /// it, so a wake polls this step alone.
+    waker: Option<(Arc<StepWaker>, Waker)>,
+}
+
+/// What the wakers of a run's steps share.
+#[derive(Default)]
+struct Wakes {
+    inner: Mutex<WakesInner>,
+}
+
+#[derive(Default)]
+struct WakesInner {
+    /// Slots woken since the run last looked.
+    woken: Vec<u32>,
+    /// The waker of the run's last poll.
+    run: Option<Waker>,
+}
+
+impl Wakes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WakesInner> {
+        // Nothing panics while holding the lock; a poisoned lock still
+        // holds consistent data.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The waker a running step gets after its first poll: waking it queues
+/// its slot and wakes the run, which then polls that step alone (polling
+/// every running step on each wake, as `join!` does, costs a wide layer
+/// of waiting steps the square of its width).
+struct StepWaker {
+    wakes: Arc<Wakes>,
+    slot: u32,
+    /// Whether the slot is queued already.
+    queued: AtomicBool,
+}
+
+impl Wake for StepWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let run = {
+            let mut inner = self.wakes.lock();
+            inner.woken.push(self.slot);
+            inner.run.clone()
+        };
+        if let Some(run) = run {
+            run.wake();
+        }
+    }
 }
 
 impl State {
@@ -303,17 +385,44 @@ impl State {
         // The clock is read once per finished step (and once here): a step
         // started right after another finished starts when it finished.
         let mut now = Instant::now();
-        let mut i = 0;
-        while i < self.running.len() {
-            let (step, started) = self.running[i];
-            match advance(step as usize, cx) {
-                Poll::Pending => i += 1,
-                Poll::Ready(Finished(result)) => {
-                    self.running.swap_remove(i);
+        if self.live > 0 {
+            let mut to_poll = std::mem::take(&mut self.to_poll);
+            {
+                let mut inner = self.wakes.lock();
+                if !inner.run.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    inner.run = Some(cx.waker().clone());
+                }
+                to_poll.append(&mut inner.woken);
+            }
+            to_poll.append(&mut self.first_polled);
+            for slot in to_poll.drain(..) {
+                let Some(running) = self.running.get_mut(slot as usize).and_then(Option::as_mut)
+                else {
+                    // A wake from a step that finished since.
+                    continue;
+                };
+                let (own, waker) = running.waker.get_or_insert_with(|| {
+                    let own = Arc::new(StepWaker {
+                        wakes: Arc::clone(&self.wakes),
+                        slot,
+                        queued: AtomicBool::new(false),
+                    });
+                    let waker = Waker::from(Arc::clone(&own));
+                    (own, waker)
+                });
+                own.queued.store(false, Ordering::Release);
+                let step = running.step;
+                let started = running.started;
+                let mut step_cx = Context::from_waker(waker);
+                if let Poll::Ready(Finished(result)) = advance(step as usize, &mut step_cx) {
+                    self.running[slot as usize] = None;
+                    self.free.push(slot);
+                    self.live -= 1;
                     now = Instant::now();
                     self.settle(wf, plan, step, started, now, result);
                 }
             }
+            self.to_poll = to_poll;
         }
         // Steps started in this poll, before yielding to other tasks (as the
         // executor does): a run that never waits still lets others run.
@@ -327,18 +436,42 @@ impl State {
             budget -= 1;
             let started = now;
             match advance(step as usize, cx) {
-                Poll::Pending => self.running.push((step, started)),
+                Poll::Pending => self.wait(step, started),
                 Poll::Ready(Finished(result)) => {
                     now = Instant::now();
                     self.settle(wf, plan, step, started, now, result);
                 }
             }
         }
-        if self.running.is_empty() {
+        // A step first polled here holds this poll's waker itself; one
+        // polled with its own waker wakes the waker registered above.
+        if self.live == 0 {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
+    }
+
+    /// Puts `step`, which returned `Pending` on its first poll, in a slot.
+    fn wait(&mut self, step: u32, started: Instant) {
+        let running = Running {
+            step,
+            started,
+            waker: None,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.running[slot as usize] = Some(running);
+                slot
+            }
+            None => {
+                self.running.push(Some(running));
+                // A workflow has fewer than `u32::MAX` steps.
+                u32::try_from(self.running.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.live += 1;
+        self.first_polled.push(slot);
     }
 
     /// Records how `step` ended and decides every dependent whose
@@ -443,6 +576,86 @@ mod tests {
             .add_step("d", |_ctx: StepContext| async { Ok::<_, BoxError>(()) })
             .depends_on(["nowhere"]);
         assert!(StaticRun::begin(&WorkflowEngine::new(), &invalid).is_none());
+    }
+
+    /// A root and `width` dependents of it.
+    fn fan_out(width: usize) -> Workflow {
+        let mut wf = Workflow::new("wide");
+        wf.add_step("root", |_ctx: StepContext| async {
+            Ok::<_, BoxError>(0u32)
+        });
+        for i in 0..width {
+            wf.add_step(format!("s{i}"), |_ctx: StepContext| async {
+                Ok::<_, BoxError>(0u32)
+            })
+            .depends_on(["root"]);
+        }
+        wf
+    }
+
+    #[tokio::test]
+    async fn a_wake_polls_only_the_step_it_belongs_to() {
+        const WIDTH: usize = 200;
+        let wf = fan_out(WIDTH);
+        let run = StaticRun::begin(&WorkflowEngine::new(), &wf).expect("a plain workflow");
+        // Each dependent waits for its own message; they arrive one at a
+        // time, each in its own wake of the run.
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..WIDTH {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+            senders.push(tx);
+            receivers.push(rx);
+        }
+        tokio::spawn(async move {
+            for tx in senders.into_iter().rev() {
+                tokio::task::yield_now().await;
+                let _ = tx.send(1);
+            }
+        });
+        let mut polls = vec![0u32; WIDTH + 1];
+        let report = run
+            .drive(|step, cx| {
+                polls[step] += 1;
+                if step == 0 {
+                    return Poll::Ready(Finished(Ok(Arc::new(0u32) as Output)));
+                }
+                match Pin::new(&mut receivers[step - 1]).poll(cx) {
+                    Poll::Ready(got) => Poll::Ready(Finished(
+                        got.map(|n| Arc::new(n) as Output)
+                            .map_err(|e| StepFailure::from_error(BoxError::from(e))),
+                    )),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+        assert!(report.is_success(), "{report:?}");
+        // At most: the first poll, one with the step's own waker, and the
+        // one that finds its message. Polling every waiting step on each
+        // wake would be about WIDTH / 2 polls per step.
+        let most = polls.iter().max().copied().unwrap_or(0);
+        assert!(most <= 3, "a step was polled {most} times: {polls:?}");
+    }
+
+    #[tokio::test]
+    async fn a_step_that_wakes_itself_is_polled_again() {
+        let wf = fan_out(3);
+        let run = StaticRun::begin(&WorkflowEngine::new(), &wf).expect("a plain workflow");
+        let mut yields = vec![0u32; 4];
+        let report = run
+            .drive(|step, cx| {
+                // Each step yields (waking itself) five times, then ends.
+                if yields[step] < 5 {
+                    yields[step] += 1;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Finished(Ok(Arc::new(step as u32) as Output)))
+            })
+            .await;
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(yields, vec![5; 4]);
+        assert_eq!(report.output::<u32>("s2"), Some(&3));
     }
 
     #[tokio::test]
