@@ -25,7 +25,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::context::Resources;
 use crate::engine::WorkflowEngine;
@@ -54,33 +54,44 @@ pub struct StaticEnv {
 }
 
 impl StaticEnv {
-    /// The engine's resource of type `T`, for step `step`.
-    pub fn resource<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, ContextError> {
+    /// The engine's resource of type `T`, for step `step`; the error is
+    /// the executor's [`ContextError`], boxed.
+    pub fn resource<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, BoxError> {
         match self
             .resources
             .get_erased(TypeId::of::<T>())
             .and_then(|value| value.downcast_ref::<T>())
         {
             Some(value) => Ok(value),
-            None => Err(ContextError::missing_resource(
-                step,
-                std::any::type_name::<T>(),
-            )),
+            None => Err(missing_resource(step, std::any::type_name::<T>())),
         }
     }
 }
 
+#[cold]
+#[inline(never)]
+fn missing_resource(step: &str, requested: &'static str) -> BoxError {
+    Box::new(ContextError::missing_resource(step, requested))
+}
+
+#[cold]
+#[inline(never)]
+fn no_output(step: &str, dependency: &str) -> BoxError {
+    Box::new(ContextError::no_output(step, dependency))
+}
+
 /// The output of dependency `dependency` of step `step`, from its slot.
 /// A step starts only once every dependency succeeded, so the slot is set;
-/// an empty one is reported as the executor reports a missing output.
+/// an empty one is reported as the executor reports a missing output (its
+/// [`ContextError`], boxed).
 pub fn output<'a, T>(
     slot: &'a OnceLock<Arc<T>>,
     step: &str,
     dependency: &str,
-) -> Result<&'a T, ContextError> {
+) -> Result<&'a T, BoxError> {
     match slot.get() {
         Some(value) => Ok(value),
-        None => Err(ContextError::no_output(step, dependency)),
+        None => Err(no_output(step, dependency)),
     }
 }
 
@@ -153,9 +164,7 @@ where
         let mut this = self.project();
         let polled = match this.fut.as_mut().as_pin_mut() {
             Some(fut) => std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))),
-            None => Ok(Poll::Ready(Err(BoxError::from(
-                "the step was polled after it finished",
-            )))),
+            None => return finished_already(),
         };
         let finished = match polled {
             Ok(Poll::Pending) => return Poll::Pending,
@@ -182,6 +191,16 @@ fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<Arc<T>>) -> Fini
     // Each slot is set once: the step finishes once.
     let _ = out.set(value);
     Finished(Ok(erased))
+}
+
+/// What a leaf answers when asked for its step again after it finished
+/// (the driver never does): a failure, never a panic.
+#[cold]
+#[inline(never)]
+fn finished_already() -> Poll<Finished> {
+    Poll::Ready(failed(BoxError::from(
+        "the step was polled after it finished",
+    )))
 }
 
 #[cold]
@@ -307,10 +326,19 @@ struct State {
     start: Instant,
 }
 
+impl State {
+    /// Nanoseconds since the run started: one clock read and one
+    /// subtraction, from which a step's start and duration both follow.
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
 /// A step that returned `Pending`.
 struct Running {
     step: u32,
-    started: Instant,
+    /// When it started, in nanoseconds since the run started.
+    started: u64,
     /// The step's own waker, made when it first waited: later polls use
     /// it, so a wake polls this step alone.
     waker: Option<(Arc<StepWaker>, Waker)>,
@@ -384,7 +412,7 @@ impl State {
     {
         // The clock is read once per finished step (and once here): a step
         // started right after another finished starts when it finished.
-        let mut now = Instant::now();
+        let mut now = self.now();
         if self.live > 0 {
             let mut to_poll = std::mem::take(&mut self.to_poll);
             {
@@ -418,7 +446,7 @@ impl State {
                     self.running[slot as usize] = None;
                     self.free.push(slot);
                     self.live -= 1;
-                    now = Instant::now();
+                    now = self.now();
                     self.settle(wf, plan, step, started, now, result);
                 }
             }
@@ -438,7 +466,7 @@ impl State {
             match advance(step as usize, cx) {
                 Poll::Pending => self.wait(step, started),
                 Poll::Ready(Finished(result)) => {
-                    now = Instant::now();
+                    now = self.now();
                     self.settle(wf, plan, step, started, now, result);
                 }
             }
@@ -453,7 +481,7 @@ impl State {
     }
 
     /// Puts `step`, which returned `Pending` on its first poll, in a slot.
-    fn wait(&mut self, step: u32, started: Instant) {
+    fn wait(&mut self, step: u32, started: u64) {
         let running = Running {
             step,
             started,
@@ -481,17 +509,15 @@ impl State {
         wf: &WorkflowInner,
         plan: &Plan,
         step: u32,
-        started: Instant,
-        now: Instant,
+        started: u64,
+        now: u64,
         result: Result<Output, StepFailure>,
     ) {
         let record = &mut self.records[step as usize];
         record.attempts = 1;
-        let offset = started.saturating_duration_since(self.start);
         record.set_timing_nanos(
-            self.epoch_nanos
-                .saturating_add(u64::try_from(offset.as_nanos()).unwrap_or(u64::MAX)),
-            now.saturating_duration_since(started),
+            self.epoch_nanos.saturating_add(started),
+            Duration::from_nanos(now.saturating_sub(started)),
         );
         match result {
             Ok(output) => {

@@ -327,7 +327,7 @@ fn step_body(
             }
             (ParamKind::Input, Access::Context) => quote!(__orchestrator_ctx.input::<#input_ty>()),
             (ParamKind::Input, Access::Static) => quote!(
-                ::core::result::Result::<&#input_ty, #krate::ContextError>::Ok(__orchestrator_input)
+                ::core::result::Result::<&#input_ty, #krate::BoxError>::Ok(__orchestrator_input)
             ),
             (ParamKind::Resource, Access::Context) => quote!(
                 __orchestrator_ctx.resource::<<#path as #private::Param<#param_index>>::Type>()
@@ -344,13 +344,19 @@ fn step_body(
         } else {
             quote!(#arg)
         };
+        // The static path's reads box their (cold) errors themselves: a
+        // `ContextError` returned by value would be copied in every step.
+        let error = match access {
+            Access::Context => quote!(#private::context_error(error)),
+            Access::Static => quote!(error),
+        };
         lets.push((
             binding,
             quote! {
                 match #getter {
                     ::core::result::Result::Ok(value) => value,
                     ::core::result::Result::Err(error) => {
-                        return ::core::result::Result::Err(#private::context_error(error));
+                        return ::core::result::Result::Err(#error);
                     }
                 }
             },
