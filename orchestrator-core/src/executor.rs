@@ -684,6 +684,10 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         }
         // Steps finished in this poll, before yielding to other tasks.
         let mut budget = 1024u32;
+        // The clock, read once per step: a plain step started right after
+        // another finished starts when that one finished; one started
+        // after another began waiting, when it began waiting.
+        let mut now = Instant::now();
         loop {
             while in_flight.len() < limit && budget > 0 {
                 let Some(step) = core.next_ready() else {
@@ -694,7 +698,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                 let mut running = if plain && def.has_default_options() {
                     Running::Plain {
                         step,
-                        start: Instant::now(),
+                        start: now,
                         fut: def.handler.call(StepContext {
                             shared: Arc::clone(&shared),
                             step,
@@ -706,11 +710,15 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                 };
                 match Pin::new(&mut running).poll(cx) {
                     Poll::Ready(outcome) => {
+                        now = outcome.start + outcome.duration;
                         if let Some(stop) = core.record(outcome) {
                             return Poll::Ready(Some(stop));
                         }
                     }
-                    Poll::Pending => in_flight.push(running),
+                    Poll::Pending => {
+                        in_flight.push(running);
+                        now = Instant::now();
+                    }
                 }
             }
             if budget == 0 {
@@ -721,6 +729,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
             match in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some(outcome)) => {
                     budget = budget.saturating_sub(1);
+                    now = outcome.start + outcome.duration;
                     if let Some(stop) = core.record(outcome) {
                         return Poll::Ready(Some(stop));
                     }

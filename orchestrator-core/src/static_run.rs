@@ -410,8 +410,9 @@ impl State {
     where
         F: FnMut(usize, &mut Context<'_>) -> Poll<Finished>,
     {
-        // The clock is read once per finished step (and once here): a step
-        // started right after another finished starts when it finished.
+        // The clock is read once per step (and once here): a step started
+        // right after another finished starts when that one finished; one
+        // started after another began waiting, when it began waiting.
         let mut now = self.now();
         if self.live > 0 {
             let mut to_poll = std::mem::take(&mut self.to_poll);
@@ -464,7 +465,10 @@ impl State {
             budget -= 1;
             let started = now;
             match advance(step as usize, cx) {
-                Poll::Pending => self.wait(step, started),
+                Poll::Pending => {
+                    self.wait(step, started);
+                    now = self.now();
+                }
                 Poll::Ready(Finished(result)) => {
                     now = self.now();
                     self.settle(wf, plan, step, started, now, result);
