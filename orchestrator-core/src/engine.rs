@@ -186,8 +186,11 @@ impl EngineBuilder {
         self
     }
 
-    /// The engine.
+    /// The engine. The first engine of a process also calibrates the
+    /// clock that times steps (under a millisecond on most machines), so
+    /// no run pays for it.
     pub fn build(self) -> WorkflowEngine {
+        crate::clock::calibrate();
         let (events, _) = broadcast::channel(self.event_capacity);
         WorkflowEngine {
             inner: Arc::new(EngineInner {

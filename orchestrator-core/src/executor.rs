@@ -14,7 +14,9 @@ use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::{self, Instant};
 
 use futures::FutureExt as _;
 use futures::StreamExt as _;
@@ -190,7 +192,7 @@ impl<F: Future<Output = StepOutcome>> Future for Running<F> {
                     step: *step,
                     attempts: 1,
                     start: *start,
-                    duration: start.elapsed(),
+                    duration: clock::since(*start),
                     result,
                 })
             }
@@ -211,7 +213,7 @@ where
     Fut: Future<Output = Result<Output, StepFailure>>,
 {
     let def = &shared.workflow.steps[step];
-    let start = Instant::now();
+    let start = clock::now();
     let span = tracing::debug_span!("step", step = %def.name);
     let mut attempts = 0;
     let result = loop {
@@ -250,7 +252,7 @@ where
         step,
         attempts,
         start,
-        duration: start.elapsed(),
+        duration: clock::since(start),
         result,
     }
 }
@@ -544,7 +546,7 @@ impl RunCore {
             finished: 0,
             vetoes: HashMap::new(),
             started_at: SystemTime::now(),
-            start: Instant::now(),
+            start: clock::now(),
             scratch: Vec::new(),
         };
         driver.start(&shared);
@@ -642,7 +644,7 @@ impl RunCore {
             run_id: shared.run_id,
             outcome,
             started_at: driver.started_at,
-            elapsed: driver.start.elapsed(),
+            elapsed: clock::since(driver.start),
             steps,
         };
         shared.emit(|| EventKind::RunFinished {
@@ -687,7 +689,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         // The clock, read once per step: a plain step started right after
         // another finished starts when that one finished; one started
         // after another began waiting, when it began waiting.
-        let mut now = Instant::now();
+        let mut now = clock::now();
         loop {
             while in_flight.len() < limit && budget > 0 {
                 let Some(step) = core.next_ready() else {
@@ -717,7 +719,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                     }
                     Poll::Pending => {
                         in_flight.push(running);
-                        now = Instant::now();
+                        now = clock::now();
                     }
                 }
             }

@@ -39,6 +39,7 @@ pub mod render;
 pub mod dsl;
 
 mod branch;
+mod clock;
 mod context;
 mod engine;
 mod error;

@@ -25,7 +25,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::{self, Instant};
 
 use crate::context::Resources;
 use crate::engine::WorkflowEngine;
@@ -284,7 +286,7 @@ impl StaticRun {
             to_poll: Vec::new(),
             settled: Vec::new(),
             epoch_nanos: epoch_nanos(started_at),
-            start: Instant::now(),
+            start: clock::now(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;
         RunReport {
@@ -293,7 +295,7 @@ impl StaticRun {
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at,
-            elapsed: state.start.elapsed(),
+            elapsed: clock::since(state.start),
             steps: state.records,
         }
     }
@@ -330,7 +332,7 @@ impl State {
     /// Nanoseconds since the run started: one clock read and one
     /// subtraction, from which a step's start and duration both follow.
     fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        u64::try_from(clock::since(self.start).as_nanos()).unwrap_or(u64::MAX)
     }
 }
 
