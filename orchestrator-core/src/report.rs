@@ -285,6 +285,11 @@ impl StepReport {
     }
 
     /// When the first attempt started.
+    ///
+    /// Runs read the clock once per step, so a step that starts right
+    /// after another finished (or began waiting) in the same wake-up of
+    /// the run starts when that one did: its time includes the run's
+    /// bookkeeping in between, well under a microsecond.
     pub fn started_at(&self) -> Option<SystemTime> {
         (self.started_nanos != 0)
             .then(|| SystemTime::UNIX_EPOCH + Duration::from_nanos(self.started_nanos))
