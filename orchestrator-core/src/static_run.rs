@@ -230,6 +230,17 @@ impl<A: Steps, B: Steps> Steps for Pair<A, B> {
     }
 }
 
+/// A boxed subtree: the static path builds a large workflow's leaves in
+/// boxed chunks of a few steps, each in its own function, so no stack frame
+/// holds every step's future at once.
+impl<A: Steps + ?Sized> Steps for Pin<Box<A>> {
+    const LEN: usize = A::LEN;
+
+    fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished> {
+        self.get_mut().as_mut().advance(step, cx)
+    }
+}
+
 /// What [`Steps::advance`] answers for a position past the tree's steps:
 /// a failure, never a hang (the driver asks only for the workflow's steps).
 #[cold]

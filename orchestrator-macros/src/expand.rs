@@ -428,6 +428,7 @@ fn static_run(
     input_ty: &TokenStream,
     output_name: &syn::Ident,
 ) -> Option<TokenStream> {
+    let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     let krate = &finish.krate;
     let private = quote!(#krate::__private);
     let bodies = (0..finish.steps.len())
@@ -484,7 +485,35 @@ fn static_run(
         .zip(&fields)
         .map(|(call, field)| quote!(#private::leaf(#call, &__orchestrator_outs_ref.#field)))
         .collect();
-    let tree = step_tree(&private, &leaves);
+    // Past `CHUNK` steps, the leaves are built in chunks, each by its own
+    // function into its own box: a function's stack frame holds every
+    // temporary of the values it builds (in debug builds, each in its own
+    // slot), so one expression building every step's future needed about a
+    // kilobyte of stack per step, and a workflow of a few thousand steps
+    // overflowed a tokio worker's stack. A box per chunk, not per step.
+    let (chunk_fns, tree) = if leaves.len() <= CHUNK {
+        (Vec::new(), step_tree(&private, &leaves))
+    } else {
+        let mut chunk_fns = Vec::new();
+        let mut calls = Vec::new();
+        for (i, chunk) in leaves.chunks(CHUNK).enumerate() {
+            let chunk_fn = format_ident!("__orchestrator_chunk{}", i);
+            let subtree = step_tree(&private, chunk);
+            chunk_fns.push(quote! {
+                fn #chunk_fn<'a>(
+                    __orchestrator_outs_ref: &'a __OrchestratorOuts,
+                    __orchestrator_input: &'a #input_ty,
+                    __orchestrator_env: &'a #private::StaticEnv,
+                ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
+                    ::std::boxed::Box::pin(#subtree)
+                }
+            });
+            calls.push(quote! {
+                #chunk_fn(__orchestrator_outs_ref, __orchestrator_input, __orchestrator_env)
+            });
+        }
+        (chunk_fns, step_tree(&private, &calls))
+    };
     Some(quote! {
         /// The static path of `run`: see `orchestrator_core::dsl::StaticRun`.
         #[allow(clippy::too_many_lines, clippy::large_stack_frames)]
@@ -493,28 +522,50 @@ fn static_run(
             __orchestrator_input: &#input_ty,
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
             #(#maker_fns)*
+            type __OrchestratorOuts = ( #( ::std::sync::OnceLock<::std::sync::Arc<#output_types>>, )* );
+            #(#chunk_fns)*
             let __orchestrator_env = __orchestrator_run.env();
             // Every step's output slot in one tuple and every future in one
             // tree: a `let` per step would nest one scope per step, and
             // thousands of nested scopes overflow LLVM's stack.
-            let __orchestrator_outs = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
-            let __orchestrator_outs_ref = &__orchestrator_outs;
-            // Each step's future is made here and first polled once its
-            // dependencies succeeded (a future does nothing until polled).
-            let mut __orchestrator_steps = ::core::pin::pin!(#tree);
-            let __orchestrator_report = __orchestrator_run
-                .drive(|__orchestrator_step, __orchestrator_cx| {
-                    #private::Steps::advance(
-                        __orchestrator_steps.as_mut(),
-                        __orchestrator_step,
-                        __orchestrator_cx,
-                    )
-                })
-                .await;
-            #output_name::from_report(__orchestrator_report)
+            let __orchestrator_outs: __OrchestratorOuts = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
+            let __orchestrator_report = {
+                let __orchestrator_outs_ref = &__orchestrator_outs;
+                // Each step's future is made here and first polled once its
+                // dependencies succeeded (a future does nothing until polled).
+                let mut __orchestrator_steps = ::core::pin::pin!(#tree);
+                __orchestrator_run
+                    .drive(|__orchestrator_step, __orchestrator_cx| {
+                        #private::Steps::advance(
+                            __orchestrator_steps.as_mut(),
+                            __orchestrator_step,
+                            __orchestrator_cx,
+                        )
+                    })
+                    .await
+            };
+            // The steps are gone: the typed outputs move out of their slots
+            // (the report holds the same values, erased), with no lookup or
+            // downcast.
+            let __orchestrator_report = #krate::RunError::from_report(__orchestrator_report)?;
+            let ( #(#idents,)* ) = __orchestrator_outs;
+            match ( #( ::std::sync::OnceLock::into_inner(#idents), )* ) {
+                ( #(::core::option::Option::Some(#idents),)* ) => {
+                    ::core::result::Result::Ok(#output_name {
+                        #(#idents,)*
+                        __orchestrator_report,
+                    })
+                }
+                // Every step succeeded, so every slot is set; should one
+                // not be, the report tells which output is missing.
+                _ => #output_name::from_report(__orchestrator_report),
+            }
         }
     })
 }
+
+/// How many steps the static path builds in one function (see `static_run`).
+const CHUNK: usize = 16;
 
 /// A balanced tree of `pair`s over `leaves`, so every step is reached in
 /// a few comparisons and the types nest only logarithmically deep.

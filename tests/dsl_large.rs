@@ -1,0 +1,166 @@
+//! A `workflow!` of many steps whose futures are large runs on the static
+//! path within a small stack: the generated code builds its steps'
+//! futures in boxed chunks, each in its own function, so no stack frame
+//! holds all of them (one did, and a workflow of a few thousand steps
+//! overflowed a tokio worker's 2 MiB stack in a debug build).
+#![recursion_limit = "512"]
+
+use orchestrator::{WorkflowEngine, step, workflow};
+
+#[derive(Debug)]
+struct Broken;
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("broken")
+    }
+}
+impl std::error::Error for Broken {}
+
+/// A chain: `$first`, then each `$name` after `$dep`. Every step keeps a
+/// 4 KiB buffer across an `.await`, so its future is over 4 KiB.
+macro_rules! chain {
+    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
+        #[step]
+        async fn $first() -> Result<u64, Broken> {
+            Ok(1)
+        }
+        $(
+            #[step(depends_on = $dep_name)]
+            async fn $name($dep: &u64) -> Result<u64, Broken> {
+                let buffer = [1u8; 4096];
+                tokio::task::yield_now().await;
+                Ok($dep + u64::from(std::hint::black_box(&buffer)[4095]))
+            }
+        )*
+    };
+}
+
+chain!(
+    c0,
+    c1 <- c0 "c0",
+    c2 <- c1 "c1",
+    c3 <- c2 "c2",
+    c4 <- c3 "c3",
+    c5 <- c4 "c4",
+    c6 <- c5 "c5",
+    c7 <- c6 "c6",
+    c8 <- c7 "c7",
+    c9 <- c8 "c8",
+    c10 <- c9 "c9",
+    c11 <- c10 "c10",
+    c12 <- c11 "c11",
+    c13 <- c12 "c12",
+    c14 <- c13 "c13",
+    c15 <- c14 "c14",
+    c16 <- c15 "c15",
+    c17 <- c16 "c16",
+    c18 <- c17 "c17",
+    c19 <- c18 "c18",
+    c20 <- c19 "c19",
+    c21 <- c20 "c20",
+    c22 <- c21 "c21",
+    c23 <- c22 "c22",
+    c24 <- c23 "c23",
+    c25 <- c24 "c24",
+    c26 <- c25 "c25",
+    c27 <- c26 "c26",
+    c28 <- c27 "c27",
+    c29 <- c28 "c28",
+    c30 <- c29 "c29",
+    c31 <- c30 "c30",
+    c32 <- c31 "c31",
+    c33 <- c32 "c32",
+    c34 <- c33 "c33",
+    c35 <- c34 "c34",
+    c36 <- c35 "c35",
+    c37 <- c36 "c36",
+    c38 <- c37 "c37",
+    c39 <- c38 "c38",
+    c40 <- c39 "c39",
+    c41 <- c40 "c40",
+    c42 <- c41 "c41",
+    c43 <- c42 "c42",
+    c44 <- c43 "c43",
+    c45 <- c44 "c44",
+    c46 <- c45 "c45",
+    c47 <- c46 "c46",
+    c48 <- c47 "c47",
+    c49 <- c48 "c48",
+    c50 <- c49 "c49",
+    c51 <- c50 "c50",
+    c52 <- c51 "c51",
+    c53 <- c52 "c52",
+    c54 <- c53 "c53",
+    c55 <- c54 "c54",
+    c56 <- c55 "c55",
+    c57 <- c56 "c56",
+    c58 <- c57 "c57",
+    c59 <- c58 "c58",
+    c60 <- c59 "c59",
+    c61 <- c60 "c60",
+    c62 <- c61 "c61",
+    c63 <- c62 "c62",
+    c64 <- c63 "c63",
+    c65 <- c64 "c64",
+    c66 <- c65 "c65",
+    c67 <- c66 "c66",
+    c68 <- c67 "c67",
+    c69 <- c68 "c68",
+    c70 <- c69 "c69",
+    c71 <- c70 "c70",
+    c72 <- c71 "c71",
+    c73 <- c72 "c72",
+    c74 <- c73 "c73",
+    c75 <- c74 "c74",
+    c76 <- c75 "c75",
+    c77 <- c76 "c76",
+    c78 <- c77 "c77",
+    c79 <- c78 "c78",
+    c80 <- c79 "c79",
+    c81 <- c80 "c80",
+    c82 <- c81 "c81",
+    c83 <- c82 "c82",
+    c84 <- c83 "c83",
+    c85 <- c84 "c84",
+    c86 <- c85 "c85",
+    c87 <- c86 "c86",
+    c88 <- c87 "c87",
+    c89 <- c88 "c88",
+    c90 <- c89 "c89",
+    c91 <- c90 "c90",
+    c92 <- c91 "c91",
+    c93 <- c92 "c92",
+    c94 <- c93 "c93",
+    c95 <- c94 "c94",
+);
+
+workflow!(LongChain: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, c30, c31, c32, c33, c34, c35, c36, c37, c38, c39, c40, c41, c42, c43, c44, c45, c46, c47, c48, c49, c50, c51, c52, c53, c54, c55, c56, c57, c58, c59, c60, c61, c62, c63, c64, c65, c66, c67, c68, c69, c70, c71, c72, c73, c74, c75, c76, c77, c78, c79, c80, c81, c82, c83, c84, c85, c86, c87, c88, c89, c90, c91, c92, c93, c94, c95);
+
+#[test]
+fn a_long_workflow_of_large_steps_runs_on_a_small_stack() {
+    // 96 steps of over 4 KiB each: about 400 KiB of futures, run on a
+    // thread with 1 MiB of stack.
+    let run = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let engine = WorkflowEngine::new();
+                if orchestrator::__private::StaticRun::begin(&engine, LongChain::workflow())
+                    .is_none()
+                {
+                    return Err(String::from("the run would not take the static path"));
+                }
+                let out = LongChain::run(&engine, ())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<u64, String>(*out.c95)
+            })
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|thread| thread.join().map_err(|_| String::from("the run panicked")));
+    assert_eq!(run, Ok(Ok(96)));
+}
