@@ -1,8 +1,9 @@
 //! A `workflow!` of many steps whose futures are large runs on the static
-//! path within a small stack: the generated code builds its steps'
-//! futures in boxed chunks, each in its own function, so no stack frame
-//! holds all of them (one did, and a workflow of a few thousand steps
-//! overflowed a tokio worker's 2 MiB stack in a debug build).
+//! path within a small stack. In a debug build the generated code builds
+//! its steps' futures in boxed chunks, each in its own function, so no
+//! stack frame holds all of them (one did, and a workflow of a few
+//! thousand steps overflowed a tokio worker's 2 MiB stack); a release
+//! build reuses its frame's slots.
 #![recursion_limit = "512"]
 
 use orchestrator::{WorkflowEngine, step, workflow};
