@@ -93,11 +93,8 @@ impl<T: Send + Sync + 'static> Owned for [T] {
 
 /// The output of step `index` of `report` as a `T`, when that step is named
 /// `name` and succeeded with a `T`: how a `workflow!` type reads its typed
-/// outputs. Out of line and generic over the output type alone, so steps
-/// with the same output type share one copy, and each field costs its
-/// workflow a call (a thousand inlined lookups make a function of a
-/// quarter of a megabyte, run through the instruction cache once a run).
-#[inline(never)]
+/// outputs. Only the downcast is generic, so each step's lookup is a few
+/// instructions of its own around one shared function.
 pub fn output_at<T: Send + Sync + 'static>(
     report: &RunReport,
     index: usize,

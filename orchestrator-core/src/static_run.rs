@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime};
 use crate::clock::{self, Instant};
 
 use crate::context::Resources;
+use crate::dsl::context_error;
 use crate::engine::WorkflowEngine;
 use crate::error::{BoxError, ContextError};
 use crate::executor::skip_reason;
@@ -65,21 +66,12 @@ impl StaticEnv {
             .and_then(|value| value.downcast_ref::<T>())
         {
             Some(value) => Ok(value),
-            None => Err(missing_resource(step, std::any::type_name::<T>())),
+            None => Err(context_error(ContextError::missing_resource(
+                step,
+                std::any::type_name::<T>(),
+            ))),
         }
     }
-}
-
-#[cold]
-#[inline(never)]
-fn missing_resource(step: &str, requested: &'static str) -> BoxError {
-    Box::new(ContextError::missing_resource(step, requested))
-}
-
-#[cold]
-#[inline(never)]
-fn no_output(step: &str, dependency: &str) -> BoxError {
-    Box::new(ContextError::no_output(step, dependency))
 }
 
 /// The output of dependency `dependency` of step `step`, from its slot.
@@ -93,7 +85,7 @@ pub fn output<'a, T>(
 ) -> Result<&'a T, BoxError> {
     match slot.get() {
         Some(value) => Ok(value),
-        None => Err(no_output(step, dependency)),
+        None => Err(context_error(ContextError::no_output(step, dependency))),
     }
 }
 
@@ -233,7 +225,7 @@ impl<A: Steps, B: Steps> Steps for Pair<A, B> {
 /// A boxed subtree: the static path builds a large workflow's leaves in
 /// boxed chunks of a few steps, each in its own function, so no stack frame
 /// holds every step's future at once.
-impl<A: Steps + ?Sized> Steps for Pin<Box<A>> {
+impl<A: Steps> Steps for Pin<Box<A>> {
     const LEN: usize = A::LEN;
 
     fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished> {

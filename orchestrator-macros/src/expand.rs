@@ -537,8 +537,8 @@ fn static_run(
             #(#chunk_fns)*
             // Once the steps are gone, the typed outputs move out of their
             // slots (the report holds the same values, erased), with no
-            // lookup or downcast. Not in the `async fn`: its state machine
-            // makes the compiler's work on this match several times larger.
+            // lookup or downcast; in a plain function, so nothing of it is
+            // part of the run's state machine.
             fn __orchestrator_outputs(
                 mut __orchestrator_outs: __OrchestratorOuts,
                 __orchestrator_report: #krate::RunReport,

@@ -184,7 +184,9 @@ pub use orchestrator_macros::step;
 ///             review(arg0).await.map_err(Into::into)
 ///         }
 ///         // Every step's output slot, and its future (made now, first
-///         // polled once its dependencies succeeded), in a balanced tree:
+///         // polled once its dependencies succeeded), in a balanced tree
+///         // (a debug build makes it in boxed chunks of 16 steps, each in a
+///         // function of its own, to keep its stack frames small):
 ///         let outs = (OnceLock::new(), OnceLock::new());
 ///         let mut steps = pin!(pair(
 ///             leaf(__orchestrator_static_step0((), input, env), &outs.0),
@@ -193,7 +195,8 @@ pub use orchestrator_macros::step;
 ///         // The engine's bookkeeping (ready steps, skips, the report) polls
 ///         // step `i` through the tree, in a few comparisons:
 ///         let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
-///         CodeReviewOutput::from_report(report) // typed outputs, or `RunError::Failed`
+///         // Typed outputs taken from their slots, or `RunError::Failed`:
+///         __orchestrator_outputs(outs, report)
 ///     }
 /// }
 /// impl CodeReviewOutput {
