@@ -928,3 +928,38 @@ fn engine_workflow_and_report_are_send_and_sync() {
     let wf = engine.create_workflow("x");
     send(&engine.execute(&wf).into_future());
 }
+
+#[tokio::test]
+async fn step_times_lie_within_the_run_and_a_dependent_starts_after_its_dependency_ends() {
+    let engine = WorkflowEngine::new();
+    let mut wf = engine.create_workflow("timed");
+    for (name, deps) in [("a", vec![]), ("b", vec!["a"]), ("c", vec!["b"])] {
+        wf.add_step(name, |_ctx: StepContext| async {
+            sleep(Duration::from_millis(20)).await;
+            Ok::<_, BoxError>(())
+        })
+        .depends_on(deps);
+    }
+    let report = engine.execute(&wf).await.expect("valid");
+    assert!(report.is_success(), "{report}");
+    let run_start = report.started_at();
+    let run_end = run_start + report.elapsed();
+    let mut previous_end = run_start;
+    for step in report.steps() {
+        let start = step.started_at().expect("it ran");
+        let duration = step.duration().expect("it ran");
+        assert!(
+            duration >= Duration::from_millis(20),
+            "{}: {duration:?}",
+            step.name()
+        );
+        assert!(
+            start >= previous_end,
+            "{} starts before its dependency ends",
+            step.name()
+        );
+        previous_end = start + duration;
+    }
+    assert!(previous_end <= run_end, "the last step ends after the run");
+    assert!(previous_end >= run_start + Duration::from_millis(60));
+}

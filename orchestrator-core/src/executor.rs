@@ -31,7 +31,7 @@ use crate::engine::WorkflowEngine;
 use crate::error::BoxError;
 use crate::events::{Event, EventKind};
 use crate::report::{
-    Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus,
+    Output, RunOutcome, RunReport, SkipReason, StepFailure, StepReport, StepStatus, epoch_nanos,
 };
 use crate::workflow::{Plan, StepFuture, TriggerRule, WorkflowInner};
 
@@ -324,9 +324,15 @@ struct Driver {
     /// When the run started, to turn step start instants into times
     /// without reading the system clock per step.
     started_at: SystemTime,
+    /// `started_at` in nanoseconds since the Unix epoch.
+    epoch_nanos: u64,
     start: Instant,
     /// A reusable work list for `settle`.
     scratch: Vec<usize>,
+    /// Whether every step final so far succeeded (none failed, timed out
+    /// or was skipped): then a dependent waiting for all its dependencies
+    /// to succeed runs with no look at their records.
+    clean: bool,
 }
 
 impl Driver {
@@ -360,6 +366,10 @@ impl Driver {
                     continue;
                 }
                 let rule = shared.workflow.steps[dependent].options().trigger;
+                if self.clean && rule == TriggerRule::AllSuccess {
+                    self.admit(shared, dependent, &mut settled);
+                    continue;
+                }
                 let deps = shared.deps(dependent);
                 if trigger_holds(rule, deps, &self.records) {
                     self.admit(shared, dependent, &mut settled);
@@ -418,10 +428,12 @@ impl Driver {
         record.status = Some(StepStatus::Skipped);
         record.detail_mut().reason = Some(reason);
         self.finished += 1;
+        self.clean = false;
     }
 
     /// Marks `step` failed (or timed out) and announces it.
     fn fail(&mut self, shared: &Arc<RunShared>, step: usize, failure: StepFailure, attempts: u32) {
+        self.clean = false;
         let def = &shared.workflow.steps[step];
         let record = &mut self.records[step];
         if let StepFailure::TimedOut(timeout) = failure {
@@ -487,8 +499,15 @@ impl Driver {
         let def = &shared.workflow.steps[step];
         let record = &mut self.records[step];
         record.attempts = outcome.attempts;
-        record.set_timing(
-            self.started_at + outcome.start.saturating_duration_since(self.start),
+        // In nanoseconds since the epoch, by integer arithmetic: adding to
+        // a `SystemTime` and converting it back cost more than the clock.
+        let since_start = outcome
+            .start
+            .saturating_duration_since(self.start)
+            .as_nanos();
+        record.set_timing_nanos(
+            self.epoch_nanos
+                .saturating_add(u64::try_from(since_start).unwrap_or(u64::MAX)),
             outcome.duration,
         );
         let result = match outcome.result {
@@ -539,15 +558,18 @@ impl RunCore {
         let span =
             tracing::info_span!("workflow_run", workflow = %workflow.name, run_id = shared.run_id);
         shared.emit(|| EventKind::RunStarted { steps: n });
+        let started_at = SystemTime::now();
         let mut driver = Driver {
             records: workflow.pending_records(),
             remaining: shared.plan.dependency_counts(workflow),
             ready: VecDeque::new(),
             finished: 0,
             vetoes: HashMap::new(),
-            started_at: SystemTime::now(),
+            started_at,
+            epoch_nanos: epoch_nanos(started_at),
             start: clock::now(),
             scratch: Vec::new(),
+            clean: true,
         };
         driver.start(&shared);
         Self {

@@ -217,11 +217,6 @@ impl StepReport {
         self.detail.get_or_insert_default()
     }
 
-    /// Records when the step started and how long it took.
-    pub(crate) fn set_timing(&mut self, started_at: SystemTime, duration: Duration) {
-        self.set_timing_nanos(epoch_nanos(started_at), duration);
-    }
-
     /// Records when the step started, in nanoseconds since the Unix epoch
     /// (see [`epoch_nanos`]), and how long it took.
     pub(crate) fn set_timing_nanos(&mut self, started_nanos: u64, duration: Duration) {
@@ -552,7 +547,7 @@ mod tests {
         assert_eq!((report.started_at(), report.duration()), (None, None));
         assert_eq!(report.output_type(), "u64");
         let at = SystemTime::UNIX_EPOCH + Duration::new(1_800_000_000, 123_456_789);
-        report.set_timing(at, Duration::from_nanos(42));
+        report.set_timing_nanos(epoch_nanos(at), Duration::from_nanos(42));
         assert_eq!(report.started_at(), Some(at));
         assert_eq!(report.duration(), Some(Duration::from_nanos(42)));
         assert_eq!(report.status(), StepStatus::Cancelled, "never settled");

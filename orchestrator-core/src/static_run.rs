@@ -288,6 +288,7 @@ impl StaticRun {
             wakes: Arc::default(),
             to_poll: Vec::new(),
             settled: Vec::new(),
+            clean: true,
             epoch_nanos: epoch_nanos(started_at),
             start: clock::now(),
         };
@@ -326,6 +327,9 @@ struct State {
     to_poll: Vec<u32>,
     /// A reusable work list for `settle`.
     settled: Vec<u32>,
+    /// Whether every step settled so far succeeded: then a step whose
+    /// dependencies are all final runs, with no look at their records.
+    clean: bool,
     /// When the run started, in nanoseconds since the Unix epoch.
     epoch_nanos: u64,
     start: Instant,
@@ -537,7 +541,21 @@ impl State {
                 tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
                 record.status = Some(StepStatus::Failed);
                 record.detail_mut().failure = Some(failure);
+                self.clean = false;
             }
+        }
+        if self.clean {
+            // Every step final so far succeeded, so a dependent whose
+            // dependencies are all final runs: the common case, without
+            // reading their records or a work list.
+            for &dependent in plan.dependents.get(step as usize) {
+                let slot = &mut self.remaining[dependent as usize];
+                *slot -= 1;
+                if *slot == 0 {
+                    self.ready.push_back(dependent);
+                }
+            }
+            return;
         }
         let mut settled = std::mem::take(&mut self.settled);
         settled.push(step);
