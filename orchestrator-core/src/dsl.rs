@@ -128,7 +128,7 @@ where
     Fut: Future<Output = Result<crate::report::Output, BoxError>> + Send + 'static,
 {
     wf.push_step(
-        String::from(name),
+        name,
         std::sync::Arc::new(crate::workflow::ErasedFnHandler::<F, T>::new(handler)),
     )
 }

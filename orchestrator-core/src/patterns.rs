@@ -467,7 +467,7 @@ impl Workflow {
     /// in which a step did not succeed fails this step.
     pub fn add_workflow<I: Send + Sync + 'static>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         workflow: &Workflow,
         input: impl Fn(&StepContext) -> Result<I, BoxError> + Send + Sync + 'static,
     ) -> StepBuilder<'_> {
@@ -486,7 +486,7 @@ impl Workflow {
     /// Adds a bounded [`Loop`]; its output is a [`Repeated`].
     pub fn add_loop<I: Send + Sync + 'static>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         spec: Loop<I>,
     ) -> StepBuilder<'_> {
         let Loop {
@@ -514,7 +514,7 @@ impl Workflow {
     /// Adds a [`Gate`]; its output is a [`Repeated`].
     pub fn add_gate<I: Send + Sync + 'static>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         spec: Gate<I>,
     ) -> StepBuilder<'_> {
         let Gate {
@@ -536,7 +536,7 @@ impl Workflow {
     /// the item's index); its output is `Vec<U>` in the list's order.
     pub fn add_map<T: Send + 'static, U: Send + Sync + 'static>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         map: Map<T, U>,
     ) -> StepBuilder<'_> {
         let map = Arc::new(map);
@@ -554,7 +554,7 @@ impl Workflow {
     /// `Vec<Result<U, StepFailure>>` in the list's order.
     pub fn add_map_collecting<T: Send + 'static, U: Send + Sync + 'static>(
         &mut self,
-        name: impl Into<String>,
+        name: impl AsRef<str>,
         map: Map<T, U>,
     ) -> StepBuilder<'_> {
         let map = Arc::new(map);

@@ -462,12 +462,14 @@ impl Workflow {
 
     /// Adds a step and returns a builder for its dependencies and options.
     ///
+    /// `name` is borrowed (`&str`, `&String`, `String`, ...): the workflow
+    /// keeps one copy of it, shared with its reports.
     /// `handler` is any async function or closure taking a [`StepContext`]
     /// and returning `Result<T, E>`, where `T: Send + Sync + 'static` is the
     /// step's output and `E` any error (anything that converts into
     /// [`BoxError`]). Problems with the name (empty, repeated) are reported
     /// by [`validate`](Self::validate) and before a run, never by a panic.
-    pub fn add_step<F, Fut, T, E>(&mut self, name: impl Into<String>, handler: F) -> StepBuilder<'_>
+    pub fn add_step<F, Fut, T, E>(&mut self, name: impl AsRef<str>, handler: F) -> StepBuilder<'_>
     where
         F: Fn(StepContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
@@ -475,7 +477,7 @@ impl Workflow {
         E: Into<BoxError> + 'static,
     {
         self.push_step(
-            name.into(),
+            name.as_ref(),
             Arc::new(FnHandler {
                 f: handler,
                 _types: PhantomData,
@@ -487,7 +489,7 @@ impl Workflow {
     /// handler's type: one copy, however many handler types a program has.
     pub(crate) fn push_step(
         &mut self,
-        name: String,
+        name: &str,
         handler: Arc<dyn ErasedHandler>,
     ) -> StepBuilder<'_> {
         let inner = self.make_mut();

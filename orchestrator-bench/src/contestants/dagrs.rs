@@ -26,9 +26,12 @@ impl Contestant for Dagrs {
 
     fn prepare(&self, shape: &Arc<Shape>) -> Result<Run, String> {
         let shape = Arc::clone(shape);
+        // The names come with the shape, as for our engine (see there);
+        // dagrs takes each by value, so a run clones it.
+        let names = Arc::new(super::engine::step_names(&shape));
         Ok(Box::new(move |runtime| {
-            let shape = Arc::clone(&shape);
-            timed(runtime, move || run(shape))
+            let (shape, names) = (Arc::clone(&shape), Arc::clone(&names));
+            timed(runtime, move || run(shape, names))
         }))
     }
 }
@@ -62,14 +65,14 @@ impl Action for Step {
     }
 }
 
-async fn run(shape: Arc<Shape>) -> u64 {
+async fn run(shape: Arc<Shape>, names: Arc<Vec<String>>) -> u64 {
     let dag = &shape.dag;
     let mut table = NodeTable::new();
     let mut graph = Graph::new();
     let mut ids: Vec<NodeId> = Vec::with_capacity(dag.len());
     for step in 0..dag.len() {
         let node = DefaultNode::with_action(
-            format!("s{step}"),
+            names[step].clone(),
             Step {
                 step,
                 load: shape.load.clone(),

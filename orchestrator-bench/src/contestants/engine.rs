@@ -34,16 +34,20 @@ impl Contestant for Engine {
     fn prepare(&self, shape: &Arc<Shape>) -> Result<Run, String> {
         let shape = Arc::clone(shape);
         let own_task = *self == Engine::OwnTask || shape.id == ShapeId::Cpu;
+        // The names come with the shape, as they come with a workflow file
+        // or an agent's plan: formatting a million integers is not the
+        // engine's work. `add_step` copies each name, and that is timed.
+        let names = Arc::new(step_names(&shape));
         Ok(match self {
             Engine::BuildAndRun | Engine::OwnTask => Box::new(move |runtime| {
-                let shape = Arc::clone(&shape);
+                let (shape, names) = (Arc::clone(&shape), Arc::clone(&names));
                 timed(runtime, move || async move {
-                    let (engine, workflow) = build(&shape, own_task);
+                    let (engine, workflow) = build(&shape, &names, own_task);
                     execute(&engine, &workflow, &shape).await
                 })
             }),
             Engine::Prebuilt => {
-                let (engine, workflow) = build(&shape, own_task);
+                let (engine, workflow) = build(&shape, &names, own_task);
                 workflow.validate().map_err(|e| e.to_string())?;
                 Box::new(move |runtime| {
                     let (shape, engine, workflow) =
@@ -57,22 +61,29 @@ impl Contestant for Engine {
     }
 }
 
-/// The workflow for `shape`: step `i` is named `s{i}`.
-pub fn build(shape: &Shape, own_task: bool) -> (WorkflowEngine, Workflow) {
+/// The name of every step of `shape`: step `i` is `s{i}`.
+pub fn step_names(shape: &Shape) -> Vec<String> {
+    (0..shape.dag.len())
+        .map(|step| format!("s{step}"))
+        .collect()
+}
+
+/// The workflow for `shape`, its steps named by `names`.
+pub fn build(shape: &Shape, names: &[String], own_task: bool) -> (WorkflowEngine, Workflow) {
     let dag = &shape.dag;
     let engine = WorkflowEngine::new();
     let mut workflow = engine.create_workflow(shape.name);
     for step in 0..dag.len() {
         let load = shape.load.clone();
         let builder = workflow
-            .add_step(format!("s{step}"), move |ctx: StepContext| {
+            .add_step(&names[step], move |ctx: StepContext| {
                 let load = load.clone();
                 async move {
                     load.perform(step).await;
                     Ok::<_, BoxError>(step_value(ctx.outputs::<u64>().map(|(_, v)| *v)))
                 }
             })
-            .depends_on(dag.parents(step).iter().map(|p| format!("s{p}")));
+            .depends_on(dag.parents(step).iter().map(|&p| &names[p as usize]));
         if own_task {
             builder.own_task();
         }
@@ -113,9 +124,10 @@ pub fn breakdown(
         let took = start.elapsed();
         phases.push((name, took, alloc::stop()));
     };
+    let names = step_names(shape);
     let mut built = None;
     phase("build: add_step + depends_on", &mut || {
-        built = Some(build(shape, false));
+        built = Some(build(shape, &names, false));
     });
     let (engine, workflow) = built.take().expect("built");
     phase("validate: the plan", &mut || {
