@@ -61,6 +61,14 @@ impl NameIndex {
         }
     }
 
+    /// Makes room for `additional` more names without growing, where
+    /// `name_of(i)` is the name at `i`.
+    pub(crate) fn reserve<'a>(&mut self, additional: usize, name_of: impl Fn(usize) -> &'a str) {
+        let hasher = &self.hasher;
+        self.table
+            .reserve(additional, |&i| hasher.hash_one(name_of(i as usize)));
+    }
+
     /// How many names it holds.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -90,5 +98,23 @@ mod tests {
         }
         assert_eq!(index.get("step1000", name_of), None);
         assert_eq!(index.get("", name_of), None);
+    }
+
+    #[test]
+    fn reserving_room_keeps_every_name_findable() {
+        let names: Vec<String> = (0..100).map(|i| format!("step{i}")).collect();
+        let name_of = |i: usize| names[i].as_str();
+        let mut index = NameIndex::default();
+        for (i, name) in names.iter().enumerate().take(10) {
+            assert_eq!(index.insert(name, i as u32, name_of), Ok(()));
+        }
+        // Moves every entry to a larger table, hashing each name again.
+        index.reserve(10_000, name_of);
+        for (i, name) in names.iter().enumerate().skip(10) {
+            assert_eq!(index.insert(name, i as u32, name_of), Ok(()));
+        }
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(index.get(name, name_of), Some(i), "{name}");
+        }
     }
 }

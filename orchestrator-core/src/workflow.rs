@@ -518,6 +518,31 @@ impl Workflow {
         StepBuilder { inner }
     }
 
+    /// Makes room for `additional` more steps, so adding them does not
+    /// grow the workflow's lists and name table step by step: for a
+    /// workflow whose size is known before it is built (a workflow file,
+    /// an agent's plan).
+    ///
+    /// ```
+    /// use orchestrator_core::{BoxError, StepContext, Workflow};
+    ///
+    /// let plan = [("fetch", vec![]), ("parse", vec!["fetch"]), ("store", vec!["parse"])];
+    /// let mut wf = Workflow::new("etl");
+    /// wf.reserve(plan.len());
+    /// for (name, deps) in &plan {
+    ///     wf.add_step(name, |_ctx: StepContext| async { Ok::<_, BoxError>(()) })
+    ///         .depends_on(deps);
+    /// }
+    /// assert!(wf.validate().is_ok());
+    /// assert_eq!(wf.dependencies("store"), Some(vec!["parse"]));
+    /// ```
+    pub fn reserve(&mut self, additional: usize) {
+        let inner = self.make_mut();
+        let WorkflowInner { steps, names, .. } = inner;
+        steps.reserve(additional);
+        Arc::make_mut(names).reserve(additional, |i| &steps[i].name);
+    }
+
     /// Checks the workflow: empty and repeated names, self-dependencies,
     /// unknown dependencies (with the closest existing name) and cycles
     /// (with their whole path). Every problem is reported, not just the
