@@ -73,6 +73,8 @@ pub fn build(shape: &Shape, names: &[String], own_task: bool) -> (WorkflowEngine
     let dag = &shape.dag;
     let engine = WorkflowEngine::new();
     let mut workflow = engine.create_workflow(shape.name);
+    // The size is known, as it is for a workflow file or a plan.
+    workflow.reserve(dag.len());
     for step in 0..dag.len() {
         let load = shape.load.clone();
         let builder = workflow
