@@ -374,10 +374,16 @@ impl Future for PreciseSleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if let Some(entry) = &self.entry {
+            // `fired` is read under the waker's lock: the timer sets it and
+            // then takes the lock to wake, so either it is seen here, or
+            // the timer wakes the waker stored here. (Read before taking
+            // the lock, a timer firing in between woke the previous waker
+            // and this poll's was never woken: a whole suite run hung on
+            // it once in about a million sleeps.)
+            let mut waker = entry.waker.lock().unwrap();
             if entry.fired.load(Ordering::Acquire) {
                 return Poll::Ready(());
             }
-            let mut waker = entry.waker.lock().unwrap();
             if !waker.will_wake(cx.waker()) {
                 waker.clone_from(cx.waker());
             }
@@ -443,6 +449,54 @@ mod tests {
                 sleep.await.unwrap();
             }
         });
+    }
+
+    /// A waker that records that it was woken.
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+
+    #[test]
+    fn a_sleep_polled_again_with_another_waker_wakes_that_one() {
+        // As a step moved into a `FuturesUnordered` is: polled with one
+        // waker, then at once with another, while the timer may be firing.
+        // The second waker must be woken. (A poll that read `fired` before
+        // taking the waker's lock lost that race now and then: the timer
+        // woke the first waker, and the suite hung. Sleeps due in
+        // 0.2-1.7 µs make the timer fire around the second poll: with the
+        // lock taken after the read, this failed 4 runs in 5.)
+        let waker = |flag: &Arc<Flag>| Waker::from(Arc::clone(flag));
+        for i in 0..100_000u64 {
+            let mut sleep = std::pin::pin!(precise_sleep(Duration::from_nanos(200 + i % 1500)));
+            let first = Arc::new(Flag(AtomicBool::new(false)));
+            if sleep
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker(&first)))
+                .is_ready()
+            {
+                continue;
+            }
+            let second = Arc::new(Flag(AtomicBool::new(false)));
+            if sleep
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker(&second)))
+                .is_ready()
+            {
+                continue;
+            }
+            let waited = Instant::now();
+            while !second.0.load(Ordering::Acquire) {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(5),
+                    "the waker of the last poll was never woken"
+                );
+                std::thread::yield_now();
+            }
+        }
     }
 
     #[test]
