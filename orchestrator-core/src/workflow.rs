@@ -89,12 +89,9 @@ where
     E: Into<BoxError> + 'static,
 {
     fn call(&self, ctx: StepContext) -> StepFuture {
-        let fut = (self.f)(ctx);
-        Box::pin(async move {
-            match fut.await {
-                Ok(value) => Ok(Arc::new(value) as Output),
-                Err(error) => Err(error.into()),
-            }
+        Box::pin(Erase {
+            fut: (self.f)(ctx),
+            _types: PhantomData,
         })
     }
 
@@ -104,6 +101,37 @@ where
 
     fn is_branch(&self) -> bool {
         std::any::TypeId::of::<T>() == std::any::TypeId::of::<crate::Branch>()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, its output erased as the engine stores it. A
+    /// plain future rather than an `async` block around the handler's:
+    /// the block moved the handler's future into its own state when first
+    /// polled, a copy of the whole future per step.
+    struct Erase<Fut, T, E> {
+        #[pin]
+        fut: Fut,
+        _types: PhantomData<fn() -> (T, E)>,
+    }
+}
+
+impl<Fut, T, E> Future for Erase<Fut, T, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+    T: Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    type Output = Result<Output, BoxError>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.project().fut.poll(cx).map(|result| match result {
+            Ok(value) => Ok(Arc::new(value) as Output),
+            Err(error) => Err(error.into()),
+        })
     }
 }
 
