@@ -469,23 +469,19 @@ mod tests {
         // woke the first waker, and the suite hung. Sleeps due in
         // 0.2-1.7 µs make the timer fire around the second poll: with the
         // lock taken after the read, this failed 4 runs in 5.)
-        let waker = |flag: &Arc<Flag>| Waker::from(Arc::clone(flag));
         for i in 0..100_000u64 {
             let mut sleep = std::pin::pin!(precise_sleep(Duration::from_nanos(200 + i % 1500)));
+            let mut pending_with = |flag: &Arc<Flag>| {
+                let waker = Waker::from(Arc::clone(flag));
+                sleep
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending()
+            };
             let first = Arc::new(Flag(AtomicBool::new(false)));
-            if sleep
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker(&first)))
-                .is_ready()
-            {
-                continue;
-            }
             let second = Arc::new(Flag(AtomicBool::new(false)));
-            if sleep
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker(&second)))
-                .is_ready()
-            {
+            // Polled with `second` only while still pending with `first`.
+            if !(pending_with(&first) && pending_with(&second)) {
                 continue;
             }
             let waited = Instant::now();

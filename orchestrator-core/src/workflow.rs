@@ -129,7 +129,7 @@ where
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         self.project().fut.poll(cx).map(|result| match result {
-            Ok(value) => Ok(Arc::new(value) as Output),
+            Ok(value) => Ok(crate::dsl::erase(value)),
             Err(error) => Err(error.into()),
         })
     }
