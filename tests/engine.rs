@@ -80,6 +80,40 @@ async fn dependents_read_their_dependencies_outputs_typed() {
 }
 
 #[tokio::test]
+async fn small_outputs_read_back_through_every_accessor_and_only_as_their_type() {
+    // Counts, flags and `()` are stored inline rather than behind a
+    // pointer: every way of reading an output still works on them.
+    let engine = WorkflowEngine::new();
+    let mut wf = engine.create_workflow("small");
+    wf.add_step("count", |_ctx| async { Ok::<_, BoxError>(41u64) });
+    wf.add_step("lint", |_ctx| async { Ok::<_, BoxError>(()) });
+    wf.add_step("flag", |_ctx| async { Ok::<_, BoxError>(true) });
+    wf.add_step("sum", |ctx: StepContext| async move {
+        let count = ctx.output_arc::<u64>("count")?;
+        ctx.output::<()>("lint")?;
+        let all: u64 = ctx.outputs::<u64>().map(|(_, n)| *n).sum();
+        let wrong = ctx.output::<u32>("count").err().map(|e| e.to_string());
+        Ok::<_, BoxError>((*count + all, *ctx.output::<bool>("flag")?, wrong))
+    })
+    .depends_on(["count", "lint", "flag"]);
+    let report = engine.execute(&wf).await.expect("valid workflow");
+    report.ensure_success().expect("every step succeeds");
+    let (sum, flag, wrong) = report
+        .output::<(u64, bool, Option<String>)>("sum")
+        .expect("sum's output")
+        .clone();
+    assert_eq!((sum, flag), (82, true));
+    let wrong = wrong.expect("reading a u64 as a u32 is an error");
+    assert!(wrong.contains("u32") && wrong.contains("u64"), "{wrong}");
+    assert_eq!(report.output::<u64>("count"), Some(&41));
+    assert_eq!(report.output_arc::<u64>("count").as_deref(), Some(&41));
+    assert_eq!(report.output::<i64>("count"), None);
+    assert_eq!(report.output_arc::<i64>("count"), None);
+    assert_eq!(report.output::<()>("lint"), Some(&()));
+    assert_eq!(report.output::<bool>("flag"), Some(&true));
+}
+
+#[tokio::test]
 async fn asking_for_a_step_that_is_not_a_dependency_is_an_error_naming_both() {
     let engine = WorkflowEngine::new();
     let mut wf = engine.create_workflow("wf");

@@ -142,7 +142,7 @@ impl StepContext {
         // copy shared by every caller, so a workflow of a thousand steps
         // does not carry a thousand copies of it (see BENCHMARKS.md).
         let (dependency, value) = self.output_erased(step)?;
-        match (**value).downcast_ref::<T>() {
+        match value.downcast_ref::<T>() {
             Some(value) => Ok(value),
             None => Err(self.wrong_type(step, dependency, std::any::type_name::<T>())),
         }
@@ -169,12 +169,14 @@ impl StepContext {
         }
     }
 
-    /// Like [`output`](Self::output), as a shared pointer the caller may keep.
+    /// Like [`output`](Self::output), as a shared pointer the caller may keep
+    /// (a new one for an output of a small primitive type, which the run
+    /// stores inline: see [`StepReport::output_arc`](crate::StepReport::output_arc)).
     pub fn output_arc<T: Send + Sync + 'static>(&self, step: &str) -> Result<Arc<T>, ContextError> {
         let (dependency, value) = self.output_erased(step)?;
-        Arc::clone(value)
-            .downcast::<T>()
-            .map_err(|_| self.wrong_type(step, dependency, std::any::type_name::<T>()))
+        value
+            .to_arc::<T>()
+            .ok_or_else(|| self.wrong_type(step, dependency, std::any::type_name::<T>()))
     }
 
     /// The names of this step's dependencies, in index order.
@@ -191,7 +193,7 @@ impl StepContext {
     pub fn outputs<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = (&str, &T)> {
         self.shared.deps(self.step).iter().filter_map(|&d| {
             let d = d as usize;
-            let value = (**self.shared.outputs[d].get()?).downcast_ref::<T>()?;
+            let value = self.shared.outputs[d].get()?.downcast_ref::<T>()?;
             Some((&*self.shared.workflow.steps[d].name, value))
         })
     }
@@ -199,7 +201,7 @@ impl StepContext {
     /// The run's input, as a `T`.
     pub fn input<T: Send + Sync + 'static>(&self) -> Result<&T, ContextError> {
         if let Some((value, _)) = &self.shared.input
-            && let Some(value) = (**value).downcast_ref::<T>()
+            && let Some(value) = value.downcast_ref::<T>()
         {
             return Ok(value);
         }

@@ -100,9 +100,7 @@ pub fn output_at<T: Send + Sync + 'static>(
     index: usize,
     name: &str,
 ) -> Option<std::sync::Arc<T>> {
-    std::sync::Arc::clone(erased_output_at(report, index, name)?)
-        .downcast::<T>()
-        .ok()
+    erased_output_at(report, index, name)?.to_arc::<T>()
 }
 
 #[inline(never)]
@@ -135,7 +133,7 @@ where
 
 /// A step's output, type-erased as the engine stores it.
 pub fn erase<T: Send + Sync + 'static>(value: T) -> crate::report::Output {
-    std::sync::Arc::new(value)
+    crate::report::Output::new(value)
 }
 
 /// A step's parameter could not be read: the error its handler returns.

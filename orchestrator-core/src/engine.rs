@@ -258,7 +258,10 @@ impl Execution {
     /// The run's input, read by steps with
     /// [`StepContext::input`](crate::StepContext::input).
     pub fn input<T: Send + Sync + 'static>(mut self, input: T) -> Self {
-        self.input = Some((Arc::new(input), std::any::type_name::<T>()));
+        self.input = Some((
+            crate::report::Output::new(input),
+            std::any::type_name::<T>(),
+        ));
         self
     }
 

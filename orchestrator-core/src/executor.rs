@@ -463,7 +463,7 @@ impl Driver {
         step: usize,
         output: &Output,
     ) -> Result<(), StepFailure> {
-        let Some(branch) = (**output).downcast_ref::<Branch>() else {
+        let Some(branch) = output.downcast_ref::<Branch>() else {
             return Ok(());
         };
         let dependents = shared.plan.dependents.get(step);

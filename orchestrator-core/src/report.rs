@@ -7,9 +7,105 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{BoxError, RunFailed};
 
-/// A step's output, type-erased. Read it typed with
-/// [`RunReport::output`] or [`StepReport::output`].
-pub(crate) type Output = Arc<dyn Any + Send + Sync>;
+/// Declares [`Output`] with one inline variant per small type listed.
+macro_rules! outputs {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// How an [`Output`] holds its value.
+        #[derive(Clone)]
+        enum Repr {
+            /// A value of any other type.
+            Shared(Arc<dyn Any + Send + Sync>),
+            $(
+                #[doc = concat!("A `", stringify!($ty), "`, inline.")]
+                $variant($ty),
+            )*
+        }
+
+        impl Output {
+            /// `value`, erased: inline when its type is one of the small
+            /// ones (the check folds to a constant for each `T`).
+            pub(crate) fn new<T: Any + Send + Sync>(value: T) -> Self {
+                let any: &dyn Any = &value;
+                $(
+                    if let Some(&small) = any.downcast_ref::<$ty>() {
+                        return Self(Repr::$variant(small));
+                    }
+                )*
+                Self(Repr::Shared(Arc::new(value)))
+            }
+
+            /// The value, to downcast.
+            pub(crate) fn as_any(&self) -> &(dyn Any + Send + Sync) {
+                match &self.0 {
+                    Repr::Shared(value) => &**value,
+                    $(Repr::$variant(value) => value,)*
+                }
+            }
+
+            /// The value as a shared `T`: the stored pointer, or a new one
+            /// for an inline value.
+            pub(crate) fn to_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+                let shared: Arc<dyn Any + Send + Sync> = match &self.0 {
+                    Repr::Shared(value) => Arc::clone(value),
+                    $(Repr::$variant(value) if self.as_any().is::<T>() => Arc::new(*value),)*
+                    _ => return None,
+                };
+                shared.downcast::<T>().ok()
+            }
+        }
+
+        impl fmt::Debug for Output {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match &self.0 {
+                    Repr::Shared(value) => value.fmt(f),
+                    $(Repr::$variant(value) => value.fmt(f),)*
+                }
+            }
+        }
+    };
+}
+
+/// A step's output, type-erased as the engine stores it. Read it typed
+/// with [`RunReport::output`] or [`StepReport::output`].
+///
+/// A value of a small primitive type (`()`, `bool`, `char`, the integers
+/// and floats up to 64 bits) is kept inline; anything else behind one
+/// shared pointer. Steps that return a count, a flag or nothing at all
+/// (the side-effect steps of a pipeline) then cost no allocation for
+/// their output.
+#[derive(Clone)]
+pub struct Output(Repr);
+
+outputs!(
+    Unit(()),
+    Bool(bool),
+    Char(char),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    Usize(usize),
+    I8(i8),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    Isize(isize),
+    F32(f32),
+    F64(f64),
+);
+
+impl Output {
+    /// A value already behind a shared pointer, kept there (the static
+    /// path shares it with the typed output).
+    pub(crate) fn shared<T: Any + Send + Sync>(value: Arc<T>) -> Self {
+        Self(Repr::Shared(value))
+    }
+
+    /// The value as a `T`, if it is one.
+    pub(crate) fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.as_any().downcast_ref::<T>()
+    }
+}
 
 /// `time` in nanoseconds since the Unix epoch, as a report stores it (0
 /// before the epoch, saturating far after it).
@@ -171,7 +267,7 @@ impl fmt::Display for SkipReason {
 
 /// What one step did in a run.
 ///
-/// Compact (72 bytes) because a run of a million steps keeps a million of
+/// Compact (80 bytes) because a run of a million steps keeps a million of
 /// them: what only some steps have (a failure, a skip reason, nested runs)
 /// lives behind one pointer.
 #[derive(Clone)]
@@ -232,8 +328,12 @@ impl StepReport {
     }
 
     /// The step's output as a shared `T`, to keep beyond the report.
+    ///
+    /// An output of a small primitive type (`()`, `bool`, `char`, an
+    /// integer or float of up to 64 bits) is stored inline, not behind a
+    /// pointer: each call makes a new `Arc` of a copy of it.
     pub fn output_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        self.output.clone()?.downcast::<T>().ok()
+        self.output.as_ref()?.to_arc::<T>()
     }
 
     /// The step's final status (`Cancelled` for a step the run never
@@ -244,7 +344,7 @@ impl StepReport {
 
     /// The step's output as `T`, if it succeeded and produced a `T`.
     pub fn output<T: Any>(&self) -> Option<&T> {
-        self.output.as_deref()?.downcast_ref::<T>()
+        self.output.as_ref()?.downcast_ref::<T>()
     }
 
     /// The name of the type the step's handler produces.
@@ -423,7 +523,7 @@ impl RunReport {
     }
 
     /// The output of the step named `name` as a shared `T`, to keep beyond
-    /// the report.
+    /// the report (see [`StepReport::output_arc`]).
     pub fn output_arc<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
         self.step(name)?.output_arc::<T>()
     }
@@ -540,9 +640,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_small_output_is_kept_inline_and_reads_back_only_as_its_type() {
+        let count = Output::new(7u64);
+        assert!(matches!(count.0, Repr::U64(7)));
+        assert_eq!(count.downcast_ref::<u64>(), Some(&7));
+        assert_eq!(count.downcast_ref::<u32>(), None);
+        assert_eq!(count.to_arc::<u64>().as_deref(), Some(&7));
+        assert_eq!(count.to_arc::<i64>(), None);
+        assert_eq!(format!("{count:?}"), "7");
+
+        let nothing = Output::new(());
+        assert!(matches!(nothing.0, Repr::Unit(())));
+        assert_eq!(nothing.downcast_ref::<()>(), Some(&()));
+        let flag = Output::new(true);
+        assert_eq!(flag.downcast_ref::<bool>(), Some(&true));
+        assert_eq!(Output::new(-1.5f64).downcast_ref::<f64>(), Some(&-1.5));
+    }
+
+    #[test]
+    fn any_other_output_is_shared_and_keeps_its_pointer() {
+        let text = Arc::new(String::from("patch"));
+        let shared = Output::shared(Arc::clone(&text));
+        let read = shared
+            .to_arc::<String>()
+            .map(|arc| Arc::ptr_eq(&arc, &text));
+        assert_eq!(read, Some(true), "the stored pointer, not a copy");
+        let owned = Output::new(vec![1u8, 2]);
+        assert!(matches!(owned.0, Repr::Shared(_)));
+        assert_eq!(owned.downcast_ref::<Vec<u8>>(), Some(&vec![1, 2]));
+        assert_eq!(owned.downcast_ref::<u64>(), None);
+        assert_eq!(format!("{owned:?}"), "Any { .. }");
+    }
+
+    #[test]
     fn a_step_report_stays_small_and_keeps_its_times() {
         // A million-step run keeps a million of these.
-        assert!(size_of::<StepReport>() <= 72, "{}", size_of::<StepReport>());
+        assert!(size_of::<StepReport>() <= 80, "{}", size_of::<StepReport>());
         let mut report = StepReport::pending(Arc::from("s"), std::any::type_name::<u64>);
         assert_eq!((report.started_at(), report.duration()), (None, None));
         assert_eq!(report.output_type(), "u64");

@@ -181,7 +181,7 @@ where
 #[inline(never)]
 fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<Arc<T>>) -> Finished {
     let value = Arc::new(value);
-    let erased: Output = Arc::clone(&value) as Output;
+    let erased = Output::shared(Arc::clone(&value));
     // Each slot is set once: the step finishes once.
     let _ = out.set(value);
     Finished(Ok(erased))
@@ -660,11 +660,11 @@ mod tests {
             .drive(|step, cx| {
                 polls[step] += 1;
                 if step == 0 {
-                    return Poll::Ready(Finished(Ok(Arc::new(0u32) as Output)));
+                    return Poll::Ready(Finished(Ok(Output::new(0u32))));
                 }
                 match Pin::new(&mut receivers[step - 1]).poll(cx) {
                     Poll::Ready(got) => Poll::Ready(Finished(
-                        got.map(|n| Arc::new(n) as Output)
+                        got.map(Output::new)
                             .map_err(|e| StepFailure::from_error(BoxError::from(e))),
                     )),
                     Poll::Pending => Poll::Pending,
@@ -692,7 +692,7 @@ mod tests {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Poll::Ready(Finished(Ok(Arc::new(step as u32) as Output)))
+                Poll::Ready(Finished(Ok(Output::new(step as u32))))
             })
             .await;
         assert!(report.is_success(), "{report:?}");

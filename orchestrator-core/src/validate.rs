@@ -488,6 +488,7 @@ mod tests {
         assert_eq!(plan.dependents.get(0), [1]);
         assert_eq!(plan.dependents.get(2), [1]);
         assert_eq!(plan.roots, [0, 2]);
+        assert_eq!(plan.dependency_counts(&wf.inner), [0, 2, 0], "repeats once");
         assert_eq!(wf.dependencies("c"), Some(vec!["b", "a", "b"]));
 
         // Built in order, a workflow's own list is its plan's.
@@ -501,6 +502,7 @@ mod tests {
         assert_eq!(plan.deps(&wf.inner, 2), [0, 1]);
         assert_eq!(plan.dependents.get(1), [2]);
         assert_eq!(plan.roots, [0, 1]);
+        assert_eq!(plan.dependency_counts(&wf.inner), [0, 0, 2]);
     }
 
     #[test]
