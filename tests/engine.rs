@@ -114,6 +114,59 @@ async fn small_outputs_read_back_through_every_accessor_and_only_as_their_type()
 }
 
 #[tokio::test]
+async fn every_attempt_a_condition_and_a_step_after_a_failure_read_their_dependencies() {
+    let engine = WorkflowEngine::new();
+    let mut wf = engine.create_workflow("inputs");
+    wf.add_step("plan", |_ctx| async {
+        Ok::<_, BoxError>(String::from("plan"))
+    });
+    wf.add_step("broken", |_ctx| async { Err::<u8, _>("no") });
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&attempts);
+    // Fails its first attempt: the retry reads the output again.
+    wf.add_step("flaky", move |ctx: StepContext| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let plan = ctx.output::<String>("plan")?.clone();
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(BoxError::from("first attempt"));
+            }
+            Ok(format!("{plan} again"))
+        }
+    })
+    .depends_on(["plan"])
+    .retry(RetryPolicy::attempts(2).backoff(Duration::ZERO, Duration::ZERO));
+    wf.add_step("gated", |_ctx| async { Ok::<_, BoxError>(1u8) })
+        .depends_on(["plan"])
+        .condition(|ctx| ctx.output::<String>("plan").is_ok_and(|p| p == "plan"));
+    // Runs after every dependency is final, failed or not.
+    wf.add_step("cleanup", |ctx: StepContext| async move {
+        let plan = ctx.output::<String>("plan")?.clone();
+        let broken = ctx.output::<u8>("broken").err().map(|e| e.to_string());
+        Ok::<_, BoxError>((plan, broken))
+    })
+    .depends_on(["plan", "broken"])
+    .trigger_rule(TriggerRule::AllDone);
+    let report = engine.execute(&wf).await.expect("valid workflow");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        report.output::<String>("flaky").map(String::as_str),
+        Some("plan again")
+    );
+    assert_eq!(
+        report.step("gated").map(|s| s.status()),
+        Some(StepStatus::Succeeded)
+    );
+    let (plan, broken) = report
+        .output::<(String, Option<String>)>("cleanup")
+        .expect("cleanup ran")
+        .clone();
+    assert_eq!(plan, "plan");
+    let broken = broken.expect("a failed dependency has no output");
+    assert!(broken.contains("broken"), "{broken}");
+}
+
+#[tokio::test]
 async fn asking_for_a_step_that_is_not_a_dependency_is_an_error_naming_both() {
     let engine = WorkflowEngine::new();
     let mut wf = engine.create_workflow("wf");

@@ -109,7 +109,17 @@ pub struct StepContext {
     pub(crate) shared: Arc<RunShared>,
     pub(crate) step: usize,
     pub(crate) attempt: u32,
+    /// The outputs of this step's dependencies, in the order of
+    /// [`RunShared::deps`]: `None` for one that produced none (a step run
+    /// by a trigger rule after a failure).
+    pub(crate) inputs: Inputs,
 }
+
+/// The outputs a step reads, copied (or shared) into its context when it
+/// starts, when every dependency is final: no cell shared with the run
+/// to write once and read through. Most steps have one or two
+/// dependencies, kept inline.
+pub(crate) type Inputs = smallvec::SmallVec<[Option<Output>; 2]>;
 
 impl StepContext {
     /// This step's name.
@@ -151,10 +161,10 @@ impl StepContext {
     /// The output of dependency `step`, with its position, as stored.
     #[inline(never)]
     fn output_erased(&self, step: &str) -> Result<(usize, &Output), ContextError> {
-        let dependency = self.dependency_index(step)?;
-        match self.shared.outputs[dependency].get() {
-            Some(value) => Ok((dependency, value)),
-            None => Err(ContextError::no_output(self.step_name(), step)),
+        let (position, dependency) = self.dependency_index(step)?;
+        match self.inputs.get(position) {
+            Some(Some(value)) => Ok((dependency, value)),
+            _ => Err(ContextError::no_output(self.step_name(), step)),
         }
     }
 
@@ -191,11 +201,15 @@ impl StepContext {
     /// names, in the order the dependencies were added to the workflow. A
     /// fan-in step reads all its inputs with this, without naming each.
     pub fn outputs<T: Send + Sync + 'static>(&self) -> impl Iterator<Item = (&str, &T)> {
-        self.shared.deps(self.step).iter().filter_map(|&d| {
-            let d = d as usize;
-            let value = self.shared.outputs[d].get()?.downcast_ref::<T>()?;
-            Some((&*self.shared.workflow.steps[d].name, value))
-        })
+        let steps = &self.shared.workflow.steps;
+        self.shared
+            .deps(self.step)
+            .iter()
+            .zip(&self.inputs)
+            .filter_map(|(&d, value)| {
+                let value = value.as_ref()?.downcast_ref::<T>()?;
+                Some((&*steps[d as usize].name, value))
+            })
     }
 
     /// The run's input, as a `T`.
@@ -282,20 +296,25 @@ impl StepContext {
         Ok(report)
     }
 
-    fn dependency_index(&self, step: &str) -> Result<usize, ContextError> {
+    /// Where dependency `step` is in this step's dependency list, and its
+    /// position in the workflow.
+    fn dependency_index(&self, step: &str) -> Result<(usize, usize), ContextError> {
         let deps = self.shared.deps(self.step);
         let steps = &self.shared.workflow.steps;
         // Few dependencies: compare names; many: the plan's name index.
         let found = if deps.len() <= 16 {
             deps.iter()
-                .map(|&d| d as usize)
-                .find(|&d| &*steps[d].name == step)
+                .position(|&d| &*steps[d as usize].name == step)
+                .map(|position| (position, deps[position] as usize))
         } else {
             self.shared
                 .plan
                 .index
                 .get(step, |i| &steps[i].name)
-                .filter(|&d| u32::try_from(d).is_ok_and(|d| deps.binary_search(&d).is_ok()))
+                .and_then(|d| {
+                    let position = deps.binary_search(&u32::try_from(d).ok()?).ok()?;
+                    Some((position, d))
+                })
         };
         found.ok_or_else(|| ContextError::NotADependency {
             step: self.step_name().to_owned(),

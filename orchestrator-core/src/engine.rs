@@ -4,7 +4,6 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -314,7 +313,6 @@ impl Execution {
         let run_id = self.engine.next_run_id();
         let events = (engine.events.receiver_count() > 0).then(|| engine.events.clone());
         let shared = Arc::new(RunShared {
-            outputs: (0..inner.steps.len()).map(|_| OnceLock::new()).collect(),
             workflow: inner,
             plan,
             input: self.input,

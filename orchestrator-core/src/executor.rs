@@ -3,8 +3,9 @@
 //! One future per run. Steps are futures in a [`FuturesUnordered`] polled by
 //! the run's own task (only steps that ask for it get a tokio task), so a
 //! step costs one boxed future and no channel, lock or spawn. Dependency
-//! counts live in plain vectors owned by the driver; outputs are written
-//! once per step into a `OnceLock` slot before any dependent starts.
+//! counts and outputs live in the step records owned by the driver; a
+//! step's context gets its dependencies' outputs when it starts (see
+//! [`Inputs`]).
 //! Dropping the run's future drops every step future and aborts every task
 //! it spawned.
 
@@ -12,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -26,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::branch::Branch;
-use crate::context::{Resources, StepContext};
+use crate::context::{Inputs, Resources, StepContext};
 use crate::engine::WorkflowEngine;
 use crate::error::BoxError;
 use crate::events::{Event, EventKind};
@@ -35,12 +36,11 @@ use crate::report::{
 };
 use crate::workflow::{Plan, StepFuture, TriggerRule, WorkflowInner};
 
-/// State shared by the driver and every step of one run; read-only but for
-/// the output slots, each written once.
+/// State shared by the driver and every step of one run, read-only. (A
+/// step's context carries its dependencies' outputs: see [`Inputs`].)
 pub(crate) struct RunShared {
     pub(crate) workflow: Arc<WorkflowInner>,
     pub(crate) plan: Arc<Plan>,
-    pub(crate) outputs: Box<[OnceLock<Output>]>,
     pub(crate) input: Option<(Output, &'static str)>,
     pub(crate) run_resources: Resources,
     pub(crate) engine_resources: Arc<Resources>,
@@ -110,12 +110,14 @@ async fn dynamic_attempt(
     shared: &Arc<RunShared>,
     step: usize,
     attempt: u32,
+    inputs: &Inputs,
 ) -> Result<Output, StepFailure> {
     let def = &shared.workflow.steps[step];
     let ctx = StepContext {
         shared: Arc::clone(shared),
         step,
         attempt,
+        inputs: inputs.clone(),
     };
     let fut = def.handler.call(ctx);
     if def.options().own_task {
@@ -156,9 +158,9 @@ pub(crate) async fn guarded<T, E: Into<BoxError>>(
 }
 
 /// Runs a step of the runtime API with its retries.
-async fn run_step(shared: &Arc<RunShared>, step: usize) -> StepOutcome {
+async fn run_step(shared: &Arc<RunShared>, step: usize, inputs: Inputs) -> StepOutcome {
     run_step_with(shared, step, |attempt| {
-        dynamic_attempt(shared, step, attempt)
+        dynamic_attempt(shared, step, attempt, &inputs)
     })
     .await
 }
@@ -354,6 +356,16 @@ impl Driver {
         self.cascade(shared, settled);
     }
 
+    /// The outputs of the dependencies of `step`, in the order of its
+    /// dependency list: copied when inline, shared otherwise.
+    fn inputs(&self, shared: &RunShared, step: usize) -> Inputs {
+        shared
+            .deps(step)
+            .iter()
+            .map(|&d| self.records[d as usize].output.clone())
+            .collect()
+    }
+
     /// Settles the dependents of every step in `settled` (consumed as a
     /// work list, then kept for reuse so settling allocates nothing).
     fn cascade(&mut self, shared: &Arc<RunShared>, mut settled: Vec<usize>) {
@@ -398,6 +410,7 @@ impl Driver {
                 shared: Arc::clone(shared),
                 step,
                 attempt: 0,
+                inputs: self.inputs(shared, step),
             };
             match std::panic::catch_unwind(AssertUnwindSafe(|| condition(&ctx))) {
                 Ok(true) => {}
@@ -518,9 +531,9 @@ impl Driver {
         };
         let failed = match result {
             Ok(output) => {
-                // Each step's slot is written once, by its own outcome.
-                let _ = shared.outputs[step].set(output);
-                self.records[step].status = Some(StepStatus::Succeeded);
+                let record = &mut self.records[step];
+                record.output = Some(output);
+                record.status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
                     step: def.name.clone(),
                     duration: outcome.duration,
@@ -583,6 +596,11 @@ impl RunCore {
     /// The next step to start, if any is ready.
     pub(crate) fn next_ready(&mut self) -> Option<usize> {
         self.driver.ready.pop_front()
+    }
+
+    /// The outputs of the dependencies of `step`, for its context.
+    pub(crate) fn inputs(&self, step: usize) -> Inputs {
+        self.driver.inputs(&self.shared, step)
     }
 
     /// Whether a step is ready to start.
@@ -656,10 +674,7 @@ impl RunCore {
         for (step, report) in finished_nested {
             driver.records[step].detail_mut().nested.push(report);
         }
-        let mut steps = driver.records;
-        for (record, slot) in steps.iter_mut().zip(shared.outputs.iter()) {
-            record.output = slot.get().cloned();
-        }
+        let steps = driver.records;
         let report = RunReport {
             index: Some(Arc::clone(&shared.plan.index)),
             workflow: workflow.name.clone(),
@@ -727,10 +742,11 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                             shared: Arc::clone(&shared),
                             step,
                             attempt: 1,
+                            inputs: core.inputs(step),
                         }),
                     }
                 } else {
-                    Running::Full(Box::pin(run_step(&shared, step)))
+                    Running::Full(Box::pin(run_step(&shared, step, core.inputs(step))))
                 };
                 match Pin::new(&mut running).poll(cx) {
                     Poll::Ready(outcome) => {
