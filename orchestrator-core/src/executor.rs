@@ -83,7 +83,8 @@ pub(crate) struct StepOutcome {
     step: usize,
     attempts: u32,
     start: Instant,
-    duration: Duration,
+    /// When it ended: the next step started right after it starts then.
+    end: Instant,
     result: Result<Output, StepFailure>,
 }
 
@@ -194,7 +195,7 @@ impl<F: Future<Output = StepOutcome>> Future for Running<F> {
                     step: *step,
                     attempts: 1,
                     start: *start,
-                    duration: clock::since(*start),
+                    end: clock::now(),
                     result,
                 })
             }
@@ -254,7 +255,7 @@ where
         step,
         attempts,
         start,
-        duration: clock::since(start),
+        end: clock::now(),
         result,
     }
 }
@@ -359,11 +360,16 @@ impl Driver {
     /// The outputs of the dependencies of `step`, in the order of its
     /// dependency list: copied when inline, shared otherwise.
     fn inputs(&self, shared: &RunShared, step: usize) -> Inputs {
-        shared
-            .deps(step)
-            .iter()
-            .map(|&d| self.records[d as usize].output.clone())
-            .collect()
+        let deps = shared.deps(step);
+        let output = |&d: &u32| self.records[d as usize].output.clone();
+        // Filled in place for the common one or two (a generic `collect`
+        // costs several times the copies).
+        match deps {
+            [] => Inputs::new(),
+            [a] => Inputs::from_buf_and_len([output(a), None], 1),
+            [a, b] => Inputs::from_buf([output(a), output(b)]),
+            _ => Inputs::from_vec(deps.iter().map(output).collect()),
+        }
     }
 
     /// Settles the dependents of every step in `settled` (consumed as a
@@ -518,10 +524,11 @@ impl Driver {
             .start
             .saturating_duration_since(self.start)
             .as_nanos();
+        let duration = outcome.end.saturating_duration_since(outcome.start);
         record.set_timing_nanos(
             self.epoch_nanos
                 .saturating_add(u64::try_from(since_start).unwrap_or(u64::MAX)),
-            outcome.duration,
+            duration,
         );
         let result = match outcome.result {
             Ok(output) if def.handler.is_branch() => {
@@ -536,7 +543,7 @@ impl Driver {
                 record.status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
                     step: def.name.clone(),
-                    duration: outcome.duration,
+                    duration,
                     attempts: outcome.attempts,
                 });
                 false
@@ -750,7 +757,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                 };
                 match Pin::new(&mut running).poll(cx) {
                     Poll::Ready(outcome) => {
-                        now = outcome.start + outcome.duration;
+                        now = outcome.end;
                         if let Some(stop) = core.record(outcome) {
                             return Poll::Ready(Some(stop));
                         }
@@ -769,7 +776,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
             match in_flight.poll_next_unpin(cx) {
                 Poll::Ready(Some(outcome)) => {
                     budget = budget.saturating_sub(1);
-                    now = outcome.start + outcome.duration;
+                    now = outcome.end;
                     if let Some(stop) = core.record(outcome) {
                         return Poll::Ready(Some(stop));
                     }

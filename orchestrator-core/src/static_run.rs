@@ -553,15 +553,15 @@ impl State {
                 if *slot > 0 {
                     continue;
                 }
-                let deps = plan.deps(wf, dependent as usize);
+                let deps = || plan.deps(wf, dependent as usize);
                 let succeeded =
                     |d: &u32| self.records[*d as usize].status == Some(StepStatus::Succeeded);
                 // While every step final so far succeeded (the common case),
-                // so did these: no need to read their records.
-                if self.clean || deps.iter().all(succeeded) {
+                // so did these: no need to look up or read their records.
+                if self.clean || deps().iter().all(succeeded) {
                     self.ready.push_back(dependent);
                 } else {
-                    let reason = skip_reason(TriggerRule::AllSuccess, deps, &self.records, wf);
+                    let reason = skip_reason(TriggerRule::AllSuccess, deps(), &self.records, wf);
                     let record = &mut self.records[dependent as usize];
                     record.status = Some(StepStatus::Skipped);
                     record.detail_mut().reason = Some(reason);
