@@ -36,8 +36,9 @@ use crate::report::{
 };
 use crate::workflow::{Plan, StepFuture, TriggerRule, WorkflowInner};
 
-/// State shared by the driver and every step of one run, read-only. (A
-/// step's context carries its dependencies' outputs: see [`Inputs`].)
+/// State shared by the driver and every step of one run; read-only but
+/// for the reports of nested runs. (A step's context carries its
+/// dependencies' outputs: see [`Inputs`].)
 pub(crate) struct RunShared {
     pub(crate) workflow: Arc<WorkflowInner>,
     pub(crate) plan: Arc<Plan>,
