@@ -3,9 +3,9 @@
 //!
 //! Use them through `orchestrator`, which re-exports them; the code they
 //! generate names items of its hidden `__private` module. This crate is
-//! only entry points: parsing ([`attr`](crate::attr)), checks
-//! ([`check`](crate::check)) and generation ([`expand`](crate::expand)) each
-//! have their own file, and the graph algorithms are
+//! only entry points: parsing (`attr.rs`), checks (`check.rs`) and
+//! generation (`expand.rs`) each have their own file, and the graph
+//! algorithms are
 //! `orchestrator_core::graph`'s.
 
 mod attr;
