@@ -278,7 +278,9 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         }
     }
 
-    let mut suggestions = Suggestions::new(wf.steps.iter().map(|s| &*s.name), SUGGESTION_BUDGET);
+    // Made when the first unknown dependency needs one (reading every
+    // name, which a valid workflow need not do).
+    let mut suggestions = None;
     // The workflow's own list serves as the plan's when every step's
     // dependencies were resolved while it was built, in increasing order:
     // a workflow built in order pays nothing for its plan's dependencies.
@@ -321,6 +323,12 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
                         step: name_of(step).to_owned(),
                         dependency: dependency.to_owned(),
                         suggestion: suggestions
+                            .get_or_insert_with(|| {
+                                Suggestions::new(
+                                    wf.steps.iter().map(|s| &*s.name),
+                                    SUGGESTION_BUDGET,
+                                )
+                            })
                             .suggest(dependency, wf.steps.iter().map(|s| &*s.name)),
                     });
                 }
@@ -340,33 +348,12 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     };
     let dependents = Adjacency::reverse(n, deps_of);
 
-    // Kahn's algorithm visits every step of an acyclic graph; only when it
-    // cannot are the (costlier) strongly connected components looked for.
-    // (Dependencies given in increasing order, each before its step, are
-    // acyclic; the check is cheap and kept for every workflow.)
-    let mut remaining: Vec<usize> = (0..n).map(|step| deps_of(step).len()).collect();
-    let mut queue: Vec<u32> = roots.clone();
-    let mut visited = 0;
-    while let Some(step) = queue.pop() {
-        visited += 1;
-        for &dependent in dependents.get(step as usize) {
-            let left = &mut remaining[dependent as usize];
-            *left -= 1;
-            if *left == 0 {
-                queue.push(dependent);
-            }
-        }
-    }
-    if visited < n {
-        let lists: Vec<Vec<usize>> = (0..n)
-            .map(|step| deps_of(step).iter().map(|&d| d as usize).collect())
-            .collect();
-        for cycle in graph::cycles(&lists) {
-            errors.push(ValidationError::Cycle {
-                workflow: workflow.to_owned(),
-                path: cycle.iter().map(|&i| name_of(i).to_owned()).collect(),
-            });
-        }
+    // Dependencies given in increasing order, each before its step, point
+    // backwards only and cannot close a cycle. Otherwise Kahn's algorithm
+    // visits every step of an acyclic graph; only when it cannot are the
+    // (costlier) strongly connected components looked for.
+    if own.is_some() {
+        find_cycles(wf, n, &roots, &dependents, deps_of, &mut errors);
     }
     if !errors.is_empty() {
         return Err(ValidationErrors {
@@ -384,6 +371,45 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
             .iter()
             .all(|step| step.has_default_options() && !step.handler.is_branch()),
     })
+}
+
+/// Pushes a [`ValidationError::Cycle`] for every cycle of `wf`'s plan
+/// (`roots`, `dependents`, `deps_of`), found by Kahn's algorithm.
+fn find_cycles<'a>(
+    wf: &WorkflowInner,
+    n: usize,
+    roots: &[u32],
+    dependents: &Adjacency,
+    deps_of: impl Fn(usize) -> &'a [u32],
+    errors: &mut Vec<ValidationError>,
+) {
+    let mut remaining: Vec<usize> = (0..n).map(|step| deps_of(step).len()).collect();
+    let mut queue: Vec<u32> = roots.to_vec();
+    let mut visited = 0;
+    while let Some(step) = queue.pop() {
+        visited += 1;
+        for &dependent in dependents.get(step as usize) {
+            let left = &mut remaining[dependent as usize];
+            *left -= 1;
+            if *left == 0 {
+                queue.push(dependent);
+            }
+        }
+    }
+    if visited < n {
+        let lists: Vec<Vec<usize>> = (0..n)
+            .map(|step| deps_of(step).iter().map(|&d| d as usize).collect())
+            .collect();
+        for cycle in graph::cycles(&lists) {
+            errors.push(ValidationError::Cycle {
+                workflow: wf.name.to_string(),
+                path: cycle
+                    .iter()
+                    .map(|&i| wf.steps[i].name.to_string())
+                    .collect(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]

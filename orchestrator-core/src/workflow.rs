@@ -278,25 +278,28 @@ impl Adjacency {
     /// The reverse of the `nodes` lists `list(i)`: for each node, the nodes
     /// that list it, in increasing order.
     pub(crate) fn reverse<'a>(nodes: usize, list: impl Fn(usize) -> &'a [u32]) -> Self {
+        // Count each node's neighbours, sum the counts into where each
+        // node's list ends, then fill every list from its end, taking the
+        // nodes last to first: the lists come out in increasing order and
+        // the ends become the starts, with no second array of positions.
         let mut offsets = vec![0u32; nodes + 1];
         for node in 0..nodes {
             for &t in list(node) {
-                offsets[t as usize + 1] += 1;
+                offsets[t as usize] += 1;
             }
         }
-        for i in 0..nodes {
-            offsets[i + 1] += offsets[i];
+        for i in 1..=nodes {
+            offsets[i] += offsets[i - 1];
         }
-        let mut fill = offsets.clone();
         let mut targets = vec![0u32; offsets[nodes] as usize];
-        for node in 0..nodes {
+        for node in (0..nodes).rev() {
             for &t in list(node) {
-                let slot = &mut fill[t as usize];
+                let end = &mut offsets[t as usize];
+                *end -= 1;
                 #[allow(clippy::cast_possible_truncation)] // below FORWARD
                 {
-                    targets[*slot as usize] = node as u32;
+                    targets[*end as usize] = node as u32;
                 }
-                *slot += 1;
             }
         }
         Self { offsets, targets }
@@ -712,5 +715,21 @@ impl StepBuilder<'_> {
     ) -> Self {
         self.options().condition = Some(Arc::new(condition));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Adjacency;
+
+    #[test]
+    fn the_reverse_of_a_list_names_each_nodes_listers_in_increasing_order() {
+        let lists: [&[u32]; 5] = [&[], &[0], &[0, 1], &[1], &[3, 0]];
+        let reverse = Adjacency::reverse(lists.len(), |node| lists[node]);
+        let got: Vec<&[u32]> = (0..lists.len()).map(|node| reverse.get(node)).collect();
+        let expected: [&[u32]; 5] = [&[1, 2, 4], &[2, 3], &[], &[4], &[]];
+        assert_eq!(got, expected);
+        assert_eq!(reverse.degrees(), [3, 2, 0, 1, 0]);
+        assert!(Adjacency::reverse(0, |_| &[]).degrees().is_empty());
     }
 }
