@@ -47,8 +47,9 @@ macro_rules! outputs {
             pub(crate) fn to_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
                 let shared: Arc<dyn Any + Send + Sync> = match &self.0 {
                     Repr::Shared(value) => Arc::clone(value),
-                    $(Repr::$variant(value) if self.as_any().is::<T>() => Arc::new(*value),)*
-                    _ => return None,
+                    // Of another type: no copy to allocate.
+                    _ if !self.as_any().is::<T>() => return None,
+                    $(Repr::$variant(value) => Arc::new(*value),)*
                 };
                 shared.downcast::<T>().ok()
             }

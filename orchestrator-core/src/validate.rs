@@ -353,7 +353,7 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     // visits every step of an acyclic graph; only when it cannot are the
     // (costlier) strongly connected components looked for.
     if own.is_some() {
-        find_cycles(wf, n, &roots, &dependents, deps_of, &mut errors);
+        find_cycles(wf, &roots, &dependents, deps_of, &mut errors);
     }
     if !errors.is_empty() {
         return Err(ValidationErrors {
@@ -377,12 +377,12 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
 /// (`roots`, `dependents`, `deps_of`), found by Kahn's algorithm.
 fn find_cycles<'a>(
     wf: &WorkflowInner,
-    n: usize,
     roots: &[u32],
     dependents: &Adjacency,
     deps_of: impl Fn(usize) -> &'a [u32],
     errors: &mut Vec<ValidationError>,
 ) {
+    let n = wf.steps.len();
     let mut remaining: Vec<usize> = (0..n).map(|step| deps_of(step).len()).collect();
     let mut queue: Vec<u32> = roots.to_vec();
     let mut visited = 0;
