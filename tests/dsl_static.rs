@@ -115,6 +115,14 @@ async fn a_successful_run_gives_typed_outputs_and_the_executors_report() {
     let report = out.report();
     assert_eq!(report.outcome(), RunOutcome::Completed);
     assert_eq!(report.workflow(), "Mixed");
+    // A typed output and the report hold one value, not two copies.
+    let shared = report.output::<String>("last");
+    assert!(shared.is_some_and(|last| std::ptr::eq(last, &*out.last)));
+    let full = Mixed::run_with(Mixed::execute(&engine, 2)).await;
+    let full = full.expect("seed 2 succeeds");
+    let shared = full.report().output::<String>("last");
+    assert!(shared.is_some_and(|last| std::ptr::eq(last, &*full.last)));
+    assert_eq!((*full.scaled, *full.combined), (6, 9));
     for step in report.steps() {
         assert!(step.started_at().is_some(), "{} has a start", step.name());
         assert!(step.duration().is_some(), "{} has a duration", step.name());

@@ -99,8 +99,8 @@ pub fn output_at<T: Send + Sync + 'static>(
     report: &RunReport,
     index: usize,
     name: &str,
-) -> Option<std::sync::Arc<T>> {
-    erased_output_at(report, index, name)?.to_arc::<T>()
+) -> Option<crate::report::StepOutput<T>> {
+    erased_output_at(report, index, name)?.typed::<T>()
 }
 
 #[inline(never)]

@@ -65,7 +65,8 @@ pub use error::{
 };
 pub use events::{Event, EventKind, EventStream};
 pub use report::{
-    RunOutcome, RunReport, SkipReason, StatusCounts, StepFailure, StepReport, StepStatus,
+    RunOutcome, RunReport, SkipReason, StatusCounts, StepFailure, StepOutput, StepReport,
+    StepStatus,
 };
 pub use retry::RetryPolicy;
 pub use tokio_util::sync::CancellationToken;

@@ -53,6 +53,44 @@ macro_rules! outputs {
                 };
                 shared.downcast::<T>().ok()
             }
+
+            /// `value`, erased and typed: inline in both when its type is
+            /// one of the small ones (copied; the checks fold to constants
+            /// for each `T`), otherwise one shared pointer held by both.
+            pub(crate) fn with_typed<T: Any + Send + Sync>(value: T) -> (Self, StepOutput<T>) {
+                let any: &dyn Any = &value;
+                $(
+                    if let Some(&small) = any.downcast_ref::<$ty>() {
+                        return (Self(Repr::$variant(small)), StepOutput(Held::Inline(value)));
+                    }
+                )*
+                let shared = Arc::new(value);
+                (Self(Repr::Shared(Arc::clone(&shared) as _)), StepOutput(Held::Shared(shared)))
+            }
+
+            /// The value as a [`StepOutput<T>`], if it is a `T`: the stored
+            /// pointer, or a copy of an inline value.
+            pub(crate) fn typed<T: Any + Send + Sync>(&self) -> Option<StepOutput<T>> {
+                match &self.0 {
+                    Repr::Shared(value) => Arc::clone(value)
+                        .downcast::<T>()
+                        .ok()
+                        .map(|value| StepOutput(Held::Shared(value))),
+                    $(Repr::$variant(value) => cast::<$ty, T>(*value)
+                        .map(|value| StepOutput(Held::Inline(value))),)*
+                }
+            }
+        }
+
+        /// A copy of `value`, when it is of one of the small types.
+        fn copy_small<T: Any>(value: &T) -> Option<T> {
+            let any: &dyn Any = value;
+            $(
+                if let Some(&small) = any.downcast_ref::<$ty>() {
+                    return cast::<$ty, T>(small);
+                }
+            )*
+            None
         }
 
         impl fmt::Debug for Output {
@@ -95,13 +133,121 @@ outputs!(
     F64(f64),
 );
 
-impl Output {
-    /// A value already behind a shared pointer, kept there (the static
-    /// path shares it with the typed output).
-    pub(crate) fn shared<T: Any + Send + Sync>(value: Arc<T>) -> Self {
-        Self(Repr::Shared(value))
-    }
+/// `value` as a `T`, when `S` is `T` (a safe identity cast: the check
+/// folds to a constant for each pair of types).
+fn cast<S: Any, T: Any>(value: S) -> Option<T> {
+    let mut slot = Some(value);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+}
 
+/// A step's output as its own type `T`, read through [`Deref`]: how a
+/// `workflow!` type's outputs hold each step's value (`out.fix` derefs to
+/// the `Patch` step `fix` returned).
+///
+/// Like the erased [`Output`], a value of a small primitive type (`()`,
+/// `bool`, `char`, the integers and floats up to 64 bits) is held inline,
+/// any other behind one shared pointer, the same one the run's report
+/// holds: the value is never cloned, and `T` need not be `Clone`.
+///
+/// [`Deref`]: std::ops::Deref
+pub struct StepOutput<T>(Held<T>);
+
+/// How a [`StepOutput`] holds its value.
+enum Held<T> {
+    /// A value of a small primitive type.
+    Inline(T),
+    /// Any other value, shared with the report.
+    Shared(Arc<T>),
+}
+
+impl<T: Any + Send + Sync> StepOutput<T> {
+    /// The value behind a shared pointer: the report's own for a value
+    /// held shared, a new one for a small value held inline.
+    pub fn into_arc(self) -> Arc<T> {
+        match self.0 {
+            Held::Inline(value) => Arc::new(value),
+            Held::Shared(value) => value,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for StepOutput<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match &self.0 {
+            Held::Inline(value) => value,
+            Held::Shared(value) => value,
+        }
+    }
+}
+
+impl<T> AsRef<T> for StepOutput<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T> std::borrow::Borrow<T> for StepOutput<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Any + Send + Sync> Clone for StepOutput<T> {
+    fn clone(&self) -> Self {
+        match &self.0 {
+            Held::Shared(value) => Self(Held::Shared(Arc::clone(value))),
+            Held::Inline(value) => match copy_small(value) {
+                Some(copy) => Self(Held::Inline(copy)),
+                // Only values of the small (`Copy`) types are held inline.
+                None => unreachable!("a `StepOutput` held inline a value of a type not listed"),
+            },
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for StepOutput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for StepOutput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: PartialEq> PartialEq for StepOutput<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq> Eq for StepOutput<T> {}
+
+impl<T: PartialOrd> PartialOrd for StepOutput<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Ord> Ord for StepOutput<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: std::hash::Hash> std::hash::Hash for StepOutput<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+impl Output {
     /// The value as a `T`, if it is one.
     pub(crate) fn downcast_ref<T: Any>(&self) -> Option<&T> {
         self.as_any().downcast_ref::<T>()
@@ -660,8 +806,8 @@ mod tests {
 
     #[test]
     fn any_other_output_is_shared_and_keeps_its_pointer() {
-        let text = Arc::new(String::from("patch"));
-        let shared = Output::shared(Arc::clone(&text));
+        let (shared, typed) = Output::with_typed(String::from("patch"));
+        let text = typed.into_arc();
         let read = shared
             .to_arc::<String>()
             .map(|arc| Arc::ptr_eq(&arc, &text));
@@ -671,6 +817,26 @@ mod tests {
         assert_eq!(owned.downcast_ref::<Vec<u8>>(), Some(&vec![1, 2]));
         assert_eq!(owned.downcast_ref::<u64>(), None);
         assert_eq!(format!("{owned:?}"), "Any { .. }");
+    }
+
+    #[test]
+    fn a_typed_output_holds_a_small_value_inline_and_shares_any_other() {
+        let (erased, count) = Output::with_typed(7u64);
+        assert!(matches!(erased.0, Repr::U64(7)));
+        assert!(matches!(count.0, Held::Inline(7)));
+        assert_eq!(*count, 7);
+        assert_eq!(*count.clone(), 7);
+        assert_eq!(erased.typed::<u64>().map(|c| *c), Some(7));
+        assert!(erased.typed::<u32>().is_none(), "only as its own type");
+        assert_eq!(count.into_arc().as_ref(), &7);
+
+        let (erased, text) = Output::with_typed(String::from("patch"));
+        let again = erased.typed::<String>();
+        let same = |a: &StepOutput<String>, b: &StepOutput<String>| std::ptr::eq(&**a, &**b);
+        assert!(again.as_ref().is_some_and(|again| same(again, &text)));
+        assert!(same(&text.clone(), &text), "a clone shares the value");
+        assert_eq!(format!("{text:?} {text}"), "\"patch\" patch");
+        assert!(erased.typed::<&str>().is_none());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use crate::engine::WorkflowEngine;
 use crate::error::{BoxError, ContextError};
 use crate::executor::skip_reason;
 use crate::report::{
-    Output, RunOutcome, RunReport, StepFailure, StepReport, StepStatus, epoch_nanos,
+    Output, RunOutcome, RunReport, StepFailure, StepOutput, StepReport, StepStatus, epoch_nanos,
 };
 use crate::workflow::{Plan, TriggerRule, Workflow, WorkflowInner};
 
@@ -79,7 +79,7 @@ impl StaticEnv {
 /// an empty one is reported as the executor reports a missing output (its
 /// [`ContextError`], boxed).
 pub fn output<'a, T>(
-    slot: &'a OnceLock<Arc<T>>,
+    slot: &'a OnceLock<StepOutput<T>>,
     step: &str,
     dependency: &str,
 ) -> Result<&'a T, BoxError> {
@@ -107,7 +107,7 @@ pin_project_lite::pin_project! {
     pub struct Leaf<'a, T, F> {
         #[pin]
         fut: Option<F>,
-        out: &'a OnceLock<Arc<T>>,
+        out: &'a OnceLock<StepOutput<T>>,
     }
 }
 
@@ -124,7 +124,7 @@ pin_project_lite::pin_project! {
 /// The leaf of a step whose future is `fut` and whose output goes to `out`.
 /// A future does nothing until polled, so it may be made before its
 /// dependencies ran; it reads their outputs when first polled.
-pub fn leaf<T, F>(fut: F, out: &OnceLock<Arc<T>>) -> Leaf<'_, T, F>
+pub fn leaf<T, F>(fut: F, out: &OnceLock<StepOutput<T>>) -> Leaf<'_, T, F>
 where
     T: Send + Sync + 'static,
     F: Future<Output = Result<T, BoxError>>,
@@ -177,13 +177,13 @@ where
 // each step's own code is little more than the poll of its future (a
 // thousand steps' code runs through the instruction cache once per run).
 
-/// Stores a step's output for its dependents and for the report.
+/// Stores a step's output for its dependents and for the report: a small
+/// value inline in both, any other in one allocation both share.
 #[inline(never)]
-fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<Arc<T>>) -> Finished {
-    let value = Arc::new(value);
-    let erased = Output::shared(Arc::clone(&value));
+fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<StepOutput<T>>) -> Finished {
+    let (erased, typed) = Output::with_typed(value);
     // Each slot is set once: the step finishes once.
-    let _ = out.set(value);
+    let _ = out.set(typed);
     Finished(Ok(erased))
 }
 
@@ -704,8 +704,8 @@ mod tests {
     async fn a_dependent_starts_once_its_dependency_stored_its_output() {
         let wf = two_steps();
         let run = StaticRun::begin(&WorkflowEngine::new(), &wf).expect("a plain workflow");
-        let a_out: OnceLock<Arc<u32>> = OnceLock::new();
-        let b_out: OnceLock<Arc<u32>> = OnceLock::new();
+        let a_out: OnceLock<StepOutput<u32>> = OnceLock::new();
+        let b_out: OnceLock<StepOutput<u32>> = OnceLock::new();
         // A future does nothing until polled: `b`'s reads `a`'s output only
         // once the run starts it.
         let a = leaf(

@@ -108,7 +108,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         let doc = format!("The output of step `{ident}`.");
         quote! {
             #[doc = #doc]
-            #vis #ident: ::std::sync::Arc<<#path as #private::Step>::Output>
+            #vis #ident: #krate::StepOutput<<#path as #private::Step>::Output>
         }
     });
     // The outputs are read into one tuple and matched once: an early return
@@ -471,7 +471,7 @@ fn static_run(
         maker_fns.push(quote! {
             #[allow(unused_variables, clippy::needless_lifetimes)]
             async fn #maker<'a>(
-                ( #(#dep_refs,)* ): ( #( &'a ::std::sync::OnceLock<::std::sync::Arc<#dep_types>>, )* ),
+                ( #(#dep_refs,)* ): ( #( &'a ::std::sync::OnceLock<#krate::StepOutput<#dep_types>>, )* ),
                 __orchestrator_input: &'a #input_ty,
                 __orchestrator_env: &'a #private::StaticEnv,
             ) -> ::core::result::Result<#own, #krate::BoxError> #body
@@ -533,7 +533,7 @@ fn static_run(
             __orchestrator_input: &#input_ty,
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
             #(#maker_fns)*
-            type __OrchestratorOuts = ( #( ::std::sync::OnceLock<::std::sync::Arc<#output_types>>, )* );
+            type __OrchestratorOuts = ( #( ::std::sync::OnceLock<#krate::StepOutput<#output_types>>, )* );
             #(#chunk_fns)*
             // Once the steps are gone, the typed outputs move out of their
             // slots (the report holds the same values, erased), with no
@@ -565,7 +565,7 @@ fn static_run(
             // Every step's output slot in one tuple and every future in one
             // tree: a `let` per step would nest one scope per step, and
             // thousands of nested scopes overflow LLVM's stack.
-            let __orchestrator_outs: __OrchestratorOuts = ( #( ::std::sync::OnceLock::<::std::sync::Arc<#output_types>>::new(), )* );
+            let __orchestrator_outs: __OrchestratorOuts = ( #( ::std::sync::OnceLock::<#krate::StepOutput<#output_types>>::new(), )* );
             let __orchestrator_report = {
                 let __orchestrator_outs_ref = &__orchestrator_outs;
                 // Each step's future is made here and first polled once its

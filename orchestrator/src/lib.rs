@@ -148,9 +148,11 @@ pub use orchestrator_macros::step;
 /// ```text
 /// pub struct CodeReview;
 ///
+/// // Each field derefs to the step's output (`*out.review` is a `Review`),
+/// // the value the report holds, never cloned (see `StepOutput`):
 /// pub struct CodeReviewOutput {
-///     pub scan: Arc<ScanReport>,
-///     pub review: Arc<Review>,
+///     pub scan: StepOutput<ScanReport>,
+///     pub review: StepOutput<Review>,
 ///     /* the report */
 /// }
 ///
@@ -176,7 +178,7 @@ pub use orchestrator_macros::step;
 ///         -> Result<CodeReviewOutput, RunError> {
 ///         // One `async fn` per step, reading its dependencies' slots:
 ///         async fn __orchestrator_static_step1<'a>(
-///             (__orchestrator_r0,): (&'a OnceLock<Arc<ScanReport>>,),
+///             (__orchestrator_r0,): (&'a OnceLock<StepOutput<ScanReport>>,),
 ///             __orchestrator_input: &'a Input,
 ///             __orchestrator_env: &'a StaticEnv,
 ///         ) -> Result<Review, BoxError> {
