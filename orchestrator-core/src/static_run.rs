@@ -544,6 +544,19 @@ impl State {
                 self.clean = false;
             }
         }
+        if self.clean {
+            // Every step final so far succeeded (the common case): a
+            // dependent whose last dependency this was is ready, with no
+            // look at the records and no work list.
+            for &dependent in plan.dependents.get(step as usize) {
+                let slot = &mut self.remaining[dependent as usize];
+                *slot -= 1;
+                if *slot == 0 {
+                    self.ready.push_back(dependent);
+                }
+            }
+            return;
+        }
         let mut settled = std::mem::take(&mut self.settled);
         settled.push(step);
         while let Some(done) = settled.pop() {
@@ -556,9 +569,7 @@ impl State {
                 let deps = || plan.deps(wf, dependent as usize);
                 let succeeded =
                     |d: &u32| self.records[*d as usize].status == Some(StepStatus::Succeeded);
-                // While every step final so far succeeded (the common case),
-                // so did these: no need to look up or read their records.
-                if self.clean || deps().iter().all(succeeded) {
+                if deps().iter().all(succeeded) {
                     self.ready.push_back(dependent);
                 } else {
                     let reason = skip_reason(TriggerRule::AllSuccess, deps(), &self.records, wf);
