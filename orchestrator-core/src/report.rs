@@ -1,6 +1,6 @@
 //! The run report: what every step did, for the verify phase.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -61,7 +61,7 @@ macro_rules! outputs {
                 let any: &dyn Any = &value;
                 $(
                     if let Some(&small) = any.downcast_ref::<$ty>() {
-                        return (Self(Repr::$variant(small)), StepOutput(Held::Inline(value)));
+                        return (Self(Repr::$variant(small)), StepOutput(Held::Inline(Small::$variant(small))));
                     }
                 )*
                 let shared = Arc::new(value);
@@ -76,21 +76,17 @@ macro_rules! outputs {
                         .downcast::<T>()
                         .ok()
                         .map(|value| StepOutput(Held::Shared(value))),
-                    $(Repr::$variant(value) => cast::<$ty, T>(*value)
-                        .map(|value| StepOutput(Held::Inline(value))),)*
+                    $(Repr::$variant(value) => (TypeId::of::<T>() == TypeId::of::<$ty>())
+                        .then(|| StepOutput(Held::Inline(Small::$variant(*value)))),)*
                 }
             }
         }
 
-        /// A copy of `value`, when it is of one of the small types.
-        fn copy_small<T: Any>(value: &T) -> Option<T> {
-            let any: &dyn Any = value;
-            $(
-                if let Some(&small) = any.downcast_ref::<$ty>() {
-                    return cast::<$ty, T>(small);
-                }
-            )*
-            None
+        /// A value of one of the small types, as a [`StepOutput`] holds it
+        /// inline: at most 8 bytes and a tag, whatever its step's type.
+        #[derive(Clone, Copy)]
+        enum Small {
+            $($variant($ty),)*
         }
 
         impl fmt::Debug for Output {
@@ -98,6 +94,23 @@ macro_rules! outputs {
                 match &self.0 {
                     Repr::Shared(value) => value.fmt(f),
                     $(Repr::$variant(value) => value.fmt(f),)*
+                }
+            }
+        }
+
+        impl Small {
+            /// The value as a `T`, if it is one (the check folds to a
+            /// constant in each arm).
+            fn get<T: Any>(&self) -> Option<&T> {
+                match self {
+                    $(Self::$variant(value) => (value as &dyn Any).downcast_ref::<T>(),)*
+                }
+            }
+
+            /// The value moved out as a `T`, if it is one.
+            fn take<T: Any>(self) -> Option<T> {
+                match self {
+                    $(Self::$variant(value) => cast::<$ty, T>(value),)*
                 }
             }
         }
@@ -142,6 +155,14 @@ fn cast<S: Any, T: Any>(value: S) -> Option<T> {
         .and_then(Option::take)
 }
 
+/// What a [`StepOutput<T>`] holds inline: it is made so only from a `T`.
+fn inline<V>(value: Option<V>) -> V {
+    match value {
+        Some(value) => value,
+        None => unreachable!("a `StepOutput<T>` holds inline only a `T`"),
+    }
+}
+
 /// A step's output as its own type `T`, read through [`Deref`]: how a
 /// `workflow!` type's outputs hold each step's value (`out.fix` derefs to
 /// the `Patch` step `fix` returned).
@@ -156,8 +177,8 @@ pub struct StepOutput<T>(Held<T>);
 
 /// How a [`StepOutput`] holds its value.
 enum Held<T> {
-    /// A value of a small primitive type.
-    Inline(T),
+    /// A value of a small primitive type (a `T`).
+    Inline(Small),
     /// Any other value, shared with the report.
     Shared(Arc<T>),
 }
@@ -167,81 +188,77 @@ impl<T: Any + Send + Sync> StepOutput<T> {
     /// held shared, a new one for a small value held inline.
     pub fn into_arc(self) -> Arc<T> {
         match self.0 {
-            Held::Inline(value) => Arc::new(value),
+            Held::Inline(small) => Arc::new(inline(small.take())),
             Held::Shared(value) => value,
         }
     }
 }
 
-impl<T> std::ops::Deref for StepOutput<T> {
+impl<T: Any> std::ops::Deref for StepOutput<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
         match &self.0 {
-            Held::Inline(value) => value,
+            Held::Inline(small) => inline(small.get()),
             Held::Shared(value) => value,
         }
     }
 }
 
-impl<T> AsRef<T> for StepOutput<T> {
+impl<T: Any> AsRef<T> for StepOutput<T> {
     fn as_ref(&self) -> &T {
         self
     }
 }
 
-impl<T> std::borrow::Borrow<T> for StepOutput<T> {
+impl<T: Any> std::borrow::Borrow<T> for StepOutput<T> {
     fn borrow(&self) -> &T {
         self
     }
 }
 
-impl<T: Any + Send + Sync> Clone for StepOutput<T> {
+impl<T> Clone for StepOutput<T> {
     fn clone(&self) -> Self {
         match &self.0 {
             Held::Shared(value) => Self(Held::Shared(Arc::clone(value))),
-            Held::Inline(value) => match copy_small(value) {
-                Some(copy) => Self(Held::Inline(copy)),
-                // Only values of the small (`Copy`) types are held inline.
-                None => unreachable!("a `StepOutput` held inline a value of a type not listed"),
-            },
+            Held::Inline(small) => Self(Held::Inline(*small)),
         }
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for StepOutput<T> {
+impl<T: Any + fmt::Debug> fmt::Debug for StepOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)
     }
 }
 
-impl<T: fmt::Display> fmt::Display for StepOutput<T> {
+impl<T: Any + fmt::Display> fmt::Display for StepOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)
     }
 }
 
-impl<T: PartialEq> PartialEq for StepOutput<T> {
+impl<T: Any + PartialEq> PartialEq for StepOutput<T> {
     fn eq(&self, other: &Self) -> bool {
         **self == **other
     }
 }
 
-impl<T: Eq> Eq for StepOutput<T> {}
+impl<T: Any + Eq> Eq for StepOutput<T> {}
 
-impl<T: PartialOrd> PartialOrd for StepOutput<T> {
+impl<T: Any + PartialOrd> PartialOrd for StepOutput<T> {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         (**self).partial_cmp(&**other)
     }
 }
 
-impl<T: Ord> Ord for StepOutput<T> {
+impl<T: Any + Ord> Ord for StepOutput<T> {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         (**self).cmp(&**other)
     }
 }
 
-impl<T: std::hash::Hash> std::hash::Hash for StepOutput<T> {
+impl<T: Any + std::hash::Hash> std::hash::Hash for StepOutput<T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         (**self).hash(state);
     }
@@ -823,7 +840,11 @@ mod tests {
     fn a_typed_output_holds_a_small_value_inline_and_shares_any_other() {
         let (erased, count) = Output::with_typed(7u64);
         assert!(matches!(erased.0, Repr::U64(7)));
-        assert!(matches!(count.0, Held::Inline(7)));
+        assert!(matches!(count.0, Held::Inline(Small::U64(7))));
+        // Inline or shared, a typed output is as small as the report's:
+        // never as large as its type.
+        assert_eq!(size_of::<StepOutput<u64>>(), 16);
+        assert_eq!(size_of::<StepOutput<[u8; 256]>>(), 16);
         assert_eq!(*count, 7);
         assert_eq!(*count.clone(), 7);
         assert_eq!(erased.typed::<u64>().map(|c| *c), Some(7));

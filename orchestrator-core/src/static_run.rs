@@ -78,7 +78,7 @@ impl StaticEnv {
 /// A step starts only once every dependency succeeded, so the slot is set;
 /// an empty one is reported as the executor reports a missing output (its
 /// [`ContextError`], boxed).
-pub fn output<'a, T>(
+pub fn output<'a, T: 'static>(
     slot: &'a OnceLock<StepOutput<T>>,
     step: &str,
     dependency: &str,
