@@ -103,10 +103,19 @@ pub trait Steps {
 
 pin_project_lite::pin_project! {
     /// One step: its future (made when the run begins, first polled once its
-    /// dependencies succeeded) and where its output goes.
+    /// dependencies succeeded), whether it finished, and where its output
+    /// goes.
+    ///
+    /// A finished future stays in place until the run ends: it is the
+    /// state machine of an `async fn` the macro generates, which drops
+    /// everything it holds when it returns (or panics), so dropping it at
+    /// once would free nothing, and would put that state machine's whole
+    /// drop code in every step's code, which the run walks through once
+    /// per step.
     pub struct Leaf<'a, T, F> {
         #[pin]
-        fut: Option<F>,
+        fut: F,
+        done: bool,
         out: &'a OnceLock<StepOutput<T>>,
     }
 }
@@ -130,7 +139,8 @@ where
     F: Future<Output = Result<T, BoxError>>,
 {
     Leaf {
-        fut: Some(fut),
+        fut,
+        done: false,
         out,
     }
 }
@@ -155,19 +165,18 @@ where
         if step != 0 {
             return no_such_step(step);
         }
-        let mut this = self.project();
-        let polled = match this.fut.as_mut().as_pin_mut() {
-            Some(fut) => std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))),
-            None => return finished_already(),
-        };
-        let finished = match polled {
+        let this = self.project();
+        if *this.done {
+            return finished_already();
+        }
+        let fut = this.fut;
+        let finished = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(Ok(value))) => succeeded(value, this.out),
             Ok(Poll::Ready(Err(error))) => failed(error),
             Err(payload) => panicked(payload),
         };
-        // The finished future goes at once, with what it borrowed.
-        this.fut.set(None);
+        *this.done = true;
         Poll::Ready(finished)
     }
 }
@@ -709,6 +718,30 @@ mod tests {
         assert!(report.is_success(), "{report:?}");
         assert_eq!(yields, vec![5; 4]);
         assert_eq!(report.output::<u32>("s2"), Some(&3));
+    }
+
+    #[test]
+    fn a_finished_step_asked_again_fails_rather_than_polling_its_future_again() {
+        let out: OnceLock<StepOutput<u32>> = OnceLock::new();
+        let mut step = std::pin::pin!(leaf(async { Ok::<u32, BoxError>(7) }, &out));
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = step.as_mut().advance(0, &mut cx);
+        assert!(matches!(first, Poll::Ready(Finished(Ok(_)))));
+        assert_eq!(out.get().map(|v| **v), Some(7));
+        // Polling an `async fn` after it returned would panic.
+        match step.as_mut().advance(0, &mut cx) {
+            Poll::Ready(Finished(Err(failure))) => {
+                assert!(
+                    failure.to_string().contains("after it finished"),
+                    "{failure}"
+                );
+            }
+            _ => panic!("a second advance must be a failure"),
+        }
+        assert!(matches!(
+            step.as_mut().advance(1, &mut cx),
+            Poll::Ready(Finished(Err(_)))
+        ));
     }
 
     #[tokio::test]
