@@ -2,9 +2,7 @@
 //! shared resources, and the run's cancellation signal.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -22,50 +20,22 @@ use crate::workflow::Workflow;
 /// read with [`StepContext::resource`].
 #[derive(Clone, Default)]
 pub struct Resources {
-    map: HashMap<
-        TypeId,
-        (Arc<dyn Any + Send + Sync>, &'static str),
-        BuildHasherDefault<TypeIdHasher>,
-    >,
-}
-
-/// Hashes a `TypeId` by taking the bits it writes: a `TypeId` already is
-/// a hash of its type, so hashing it again (SipHash, per step that reads
-/// a resource) is wasted work.
-#[derive(Default)]
-struct TypeIdHasher(u64);
-
-impl Hasher for TypeIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // `TypeId` writes integers; fold any other bytes in all the same.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        #[allow(clippy::cast_possible_truncation)] // folding the halves
-        {
-            self.0 ^= (value as u64) ^ ((value >> 64) as u64);
-        }
-    }
+    /// Each resource with its type's id and name, sorted by the id: a
+    /// step's lookup is a binary search over a few entries, with no
+    /// hashing (a program has a handful of resources, read once per step
+    /// that asks for one).
+    entries: Vec<(TypeId, Arc<dyn Any + Send + Sync>, &'static str)>,
 }
 
 impl Resources {
     /// Adds `value`, replacing a resource of the same type.
     pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.map.insert(
-            TypeId::of::<T>(),
-            (Arc::new(value), std::any::type_name::<T>()),
-        );
+        let id = TypeId::of::<T>();
+        let entry = (id, Arc::new(value) as _, std::any::type_name::<T>());
+        match self.position(id) {
+            Ok(at) => self.entries[at] = entry,
+            Err(at) => self.entries.insert(at, entry),
+        }
     }
 
     /// The resource of type `T`, if any.
@@ -74,19 +44,25 @@ impl Resources {
     }
 
     pub(crate) fn get_erased(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
-        self.map.get(&type_id).map(|(value, _)| &**value)
+        let at = self.position(type_id).ok()?;
+        Some(&*self.entries[at].1)
+    }
+
+    /// Where the resource of type `type_id` is, or would go.
+    fn position(&self, type_id: TypeId) -> Result<usize, usize> {
+        self.entries.binary_search_by(|(id, _, _)| id.cmp(&type_id))
     }
 
     /// Whether no resource was added.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 }
 
 impl fmt::Debug for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set()
-            .entries(self.map.values().map(|(_, name)| name))
+            .entries(self.entries.iter().map(|(_, _, name)| name))
             .finish()
     }
 }
@@ -356,6 +332,11 @@ mod tests {
         assert_eq!(resources.get::<String>().map(String::as_str), Some("four"));
         assert_eq!(resources.get::<Vec<u8>>(), Some(&vec![5]));
         assert_eq!(resources.get::<u16>(), None);
-        assert_eq!(resources.map.len(), 5);
+        assert_eq!(resources.entries.len(), 5);
+        assert_eq!(
+            format!("{resources:?}").matches(", ").count(),
+            4,
+            "{resources:?}"
+        );
     }
 }
