@@ -167,10 +167,10 @@ fn inline<V>(value: Option<V>) -> V {
 /// `workflow!` type's outputs hold each step's value (`out.fix` derefs to
 /// the `Patch` step `fix` returned).
 ///
-/// Like the erased [`Output`], a value of a small primitive type (`()`,
+/// As in the run's report, a value of a small primitive type (`()`,
 /// `bool`, `char`, the integers and floats up to 64 bits) is held inline,
-/// any other behind one shared pointer, the same one the run's report
-/// holds: the value is never cloned, and `T` need not be `Clone`.
+/// any other behind one shared pointer, the same one the report holds:
+/// the value is never cloned, and `T` need not be `Clone`.
 ///
 /// [`Deref`]: std::ops::Deref
 pub struct StepOutput<T>(Held<T>);
