@@ -42,18 +42,6 @@ macro_rules! outputs {
                 }
             }
 
-            /// The value as a shared `T`: the stored pointer, or a new one
-            /// for an inline value.
-            pub(crate) fn to_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-                let shared: Arc<dyn Any + Send + Sync> = match &self.0 {
-                    Repr::Shared(value) => Arc::clone(value),
-                    // Of another type: no copy to allocate.
-                    _ if !self.as_any().is::<T>() => return None,
-                    $(Repr::$variant(value) => Arc::new(*value),)*
-                };
-                shared.downcast::<T>().ok()
-            }
-
             /// `value`, erased and typed: inline in both when its type is
             /// one of the small ones (copied; the checks fold to constants
             /// for each `T`), otherwise one shared pointer held by both.
@@ -265,6 +253,12 @@ impl<T: Any + std::hash::Hash> std::hash::Hash for StepOutput<T> {
 }
 
 impl Output {
+    /// The value as a shared `T`: the stored pointer, or a new one for an
+    /// inline value.
+    pub(crate) fn to_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.typed::<T>().map(StepOutput::into_arc)
+    }
+
     /// The value as a `T`, if it is one.
     pub(crate) fn downcast_ref<T: Any>(&self) -> Option<&T> {
         self.as_any().downcast_ref::<T>()
