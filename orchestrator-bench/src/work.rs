@@ -20,6 +20,10 @@ pub enum Load {
     Sleep {
         /// Each step's sleep, in nanoseconds.
         nanos: Arc<[u32]>,
+        /// How long each step slept in the last run, in nanoseconds: from
+        /// the start of its sleep until the timer woke it, which is later
+        /// than asked by the operating system's wake-up latency.
+        slept: Arc<[AtomicU64]>,
         /// When the first step started and the last ended.
         span: Arc<Span>,
     },
@@ -33,15 +37,48 @@ pub enum Load {
 }
 
 impl Load {
+    /// Steps that sleep `nanos[i]` each.
+    pub fn sleep(nanos: Arc<[u32]>) -> Self {
+        Load::Sleep {
+            slept: nanos.iter().map(|_| AtomicU64::new(0)).collect(),
+            nanos,
+            span: Arc::new(Span::default()),
+        }
+    }
+
+    /// Forgets the last run: its span and how long its steps slept.
+    pub fn reset(&self) {
+        if let Load::Sleep { slept, .. } = self {
+            for s in slept.iter() {
+                s.store(0, Ordering::Relaxed);
+            }
+        }
+        if let Some(span) = self.span() {
+            span.reset();
+        }
+    }
+
+    /// How long each step slept in the last run, as the timer ended its
+    /// sleep (`None` unless the steps sleep).
+    pub fn slept(&self) -> Option<Vec<u64>> {
+        match self {
+            Load::Sleep { slept, .. } => {
+                Some(slept.iter().map(|s| s.load(Ordering::Relaxed)).collect())
+            }
+            Load::Trivial | Load::Spin { .. } => None,
+        }
+    }
+
     /// Does step `step`'s work.
     #[inline]
     pub async fn perform(&self, step: usize) {
         match self {
             Load::Trivial => {}
-            Load::Sleep { nanos, span } => {
+            Load::Sleep { nanos, slept, span } => {
                 let start = span.started();
-                precise_sleep(Duration::from_nanos(u64::from(nanos[step]))).await;
+                let took = precise_sleep(Duration::from_nanos(u64::from(nanos[step]))).await;
                 span.ended(start);
+                record_sleep(slept, step, took);
             }
             Load::Spin { iterations, span } => {
                 let start = span.started();
@@ -67,6 +104,13 @@ impl Load {
             Load::Sleep { span, .. } | Load::Spin { span, .. } => Some(span),
         }
     }
+}
+
+fn record_sleep(slept: &[AtomicU64], step: usize, took: Duration) {
+    slept[step].store(
+        u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
 }
 
 /// Runs the steps of one layer concurrently, as `join!` does, for the
@@ -105,6 +149,14 @@ enum Slot {
     Done,
 }
 
+/// Records a finished sleep of step `step` of a sleeping load.
+fn slept_in_layer(load: &Load, step: usize, start: u64, took: Duration) {
+    if let Load::Sleep { slept, span, .. } = load {
+        span.ended(start);
+        record_sleep(slept, step, took);
+    }
+}
+
 impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
     type Output = [u64; N];
 
@@ -121,24 +173,24 @@ impl<const K: usize, const N: usize> Future for JoinLayer<'_, K, N> {
                     span.ended(start);
                     true
                 }
-                (Slot::Start, Load::Sleep { nanos, span }) => {
+                (Slot::Start, load @ Load::Sleep { nanos, span, .. }) => {
                     let start = span.started();
                     let mut sleep = precise_sleep(Duration::from_nanos(u64::from(nanos[step])));
-                    if Pin::new(&mut sleep).poll(cx).is_ready() {
-                        span.ended(start);
+                    if let Poll::Ready(took) = Pin::new(&mut sleep).poll(cx) {
+                        slept_in_layer(load, step, start, took);
                         true
                     } else {
                         this.slots[i] = Slot::Sleeping(sleep, start);
                         false
                     }
                 }
-                (Slot::Sleeping(sleep, start), load) => {
-                    let ready = Pin::new(sleep).poll(cx).is_ready();
-                    if ready && let Some(span) = load.span() {
-                        span.ended(*start);
+                (Slot::Sleeping(sleep, start), load) => match Pin::new(sleep).poll(cx) {
+                    Poll::Ready(took) => {
+                        slept_in_layer(load, step, *start, took);
+                        true
                     }
-                    ready
-                }
+                    Poll::Pending => false,
+                },
             };
             if finished {
                 this.slots[i] = Slot::Done;
@@ -273,10 +325,17 @@ pub fn calibrate_spin(target: Duration) -> u32 {
 /// a few microseconds of wake-up latency. Tokio's own timer rounds every
 /// sleep up to its 1 ms tick, which would make a 1 µs step take 1 ms.
 ///
-/// Works under any executor: it only stores the task's waker.
+/// Works under any executor: it only stores the task's waker. It yields
+/// how long it slept: from its start until the timer woke its task (or,
+/// when its deadline had passed by its first poll, until that poll). That
+/// is the sleep as the step had it, late by the timer thread's own
+/// wake-up latency; what follows the wake (the executor polling the task)
+/// is not part of it.
 pub fn precise_sleep(duration: Duration) -> PreciseSleep {
+    let start = Instant::now();
     PreciseSleep {
-        deadline: Instant::now() + duration,
+        start,
+        deadline: start + duration,
         entry: None,
     }
 }
@@ -284,6 +343,7 @@ pub fn precise_sleep(duration: Duration) -> PreciseSleep {
 /// The future of [`precise_sleep`].
 #[derive(Debug)]
 pub struct PreciseSleep {
+    start: Instant,
     deadline: Instant,
     entry: Option<Arc<Entry>>,
 }
@@ -291,6 +351,9 @@ pub struct PreciseSleep {
 #[derive(Debug)]
 struct Entry {
     fired: AtomicBool,
+    /// When the timer woke the sleep's waker, in nanoseconds since
+    /// [`epoch`]: set before `fired`.
+    fired_at: AtomicU64,
     waker: Mutex<Waker>,
 }
 
@@ -345,6 +408,7 @@ fn run_timer(timer: &'static Timer) {
             let Some(Reverse(due)) = queue.pop() else {
                 break;
             };
+            due.entry.fired_at.store(Span::now(), Ordering::Relaxed);
             due.entry.fired.store(true, Ordering::Release);
             due.entry.waker.lock().unwrap().wake_by_ref();
         }
@@ -370,9 +434,9 @@ fn set_timer_slack_to_one_nanosecond() {
 }
 
 impl Future for PreciseSleep {
-    type Output = ();
+    type Output = Duration;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Duration> {
         if let Some(entry) = &self.entry {
             // `fired` is read under the waker's lock: the timer sets it and
             // then takes the lock to wake, so either it is seen here, or
@@ -382,18 +446,22 @@ impl Future for PreciseSleep {
             // it once in about a million sleeps.)
             let mut waker = entry.waker.lock().unwrap();
             if entry.fired.load(Ordering::Acquire) {
-                return Poll::Ready(());
+                let fired_at =
+                    epoch() + Duration::from_nanos(entry.fired_at.load(Ordering::Relaxed));
+                return Poll::Ready(fired_at.saturating_duration_since(self.start));
             }
             if !waker.will_wake(cx.waker()) {
                 waker.clone_from(cx.waker());
             }
             return Poll::Pending;
         }
-        if Instant::now() >= self.deadline {
-            return Poll::Ready(());
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Poll::Ready(now - self.start);
         }
         let entry = Arc::new(Entry {
             fired: AtomicBool::new(false),
+            fired_at: AtomicU64::new(0),
             waker: Mutex::new(cx.waker().clone()),
         });
         self.entry = Some(Arc::clone(&entry));
@@ -500,16 +568,40 @@ mod tests {
         let trivial = Load::Trivial;
         let values = futures::executor::block_on(join_layer(&trivial, [(0, [1, 2]), (1, [5, 0])]));
         assert_eq!(values, [4, 6]);
-        let span = Arc::new(Span::default());
-        let sleepy = Load::Sleep {
-            nanos: Arc::from([300_000u32, 1_000]),
-            span: Arc::clone(&span),
-        };
+        let sleepy = Load::sleep(Arc::from([300_000u32, 1_000]));
         let start = Instant::now();
         let values = futures::executor::block_on(join_layer(&sleepy, [(0, [1]), (1, [2])]));
+        let took = start.elapsed();
         assert_eq!(values, [2, 3]);
-        assert!(start.elapsed() >= Duration::from_micros(300));
+        assert!(took >= Duration::from_micros(300));
+        let span = sleepy.span().unwrap();
         assert!(span.makespan().unwrap() >= Duration::from_micros(300));
+        // Each step's sleep is recorded, at least as long as asked and no
+        // longer than the whole layer took.
+        let slept = sleepy.slept().unwrap();
+        assert!(slept[0] >= 300_000 && slept[1] >= 1_000, "{slept:?}");
+        assert!(
+            slept.iter().all(|&s| s <= took.as_nanos() as u64),
+            "{slept:?}"
+        );
+        sleepy.reset();
+        assert_eq!(sleepy.slept().unwrap(), [0, 0]);
+        assert_eq!(span.makespan(), None);
+    }
+
+    #[test]
+    fn a_sleep_yields_how_long_it_slept_until_the_timer_woke_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for micros in [0, 1, 200, 1500] {
+            let wanted = Duration::from_micros(micros);
+            let start = Instant::now();
+            let slept = runtime.block_on(precise_sleep(wanted));
+            let took = start.elapsed();
+            assert!(slept >= wanted, "{slept:?} < {wanted:?}");
+            assert!(slept <= took, "{slept:?} > {took:?}");
+        }
     }
 
     #[test]

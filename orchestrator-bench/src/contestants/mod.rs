@@ -188,7 +188,6 @@ pub fn extra_nodes(dag: &Dag, max: usize) -> usize {
 mod tests {
     use super::*;
     use crate::dag;
-    use crate::work::Span;
 
     fn runtime() -> Runtime {
         tokio::runtime::Builder::new_multi_thread()
@@ -208,6 +207,7 @@ mod tests {
                 Err(reason) if reason.starts_with("not generated") => continue,
                 Err(reason) => panic!("{} cannot run {}: {reason}", contestant.name(), shape.name),
             };
+            shape.load.reset();
             let outcome = run(&runtime);
             assert_eq!(
                 outcome.checksum,
@@ -216,6 +216,17 @@ mod tests {
                 contestant.name(),
                 shape.name
             );
+            // Every step's sleep was recorded, at least as long as asked:
+            // the critical path as slept is computed from it.
+            if let (Load::Sleep { nanos, .. }, Some(slept)) = (&shape.load, shape.load.slept()) {
+                for (step, (&asked, &took)) in nanos.iter().zip(&slept).enumerate() {
+                    assert!(
+                        took >= u64::from(asked),
+                        "{}: step {step} slept {took} ns of {asked}",
+                        contestant.name()
+                    );
+                }
+            }
         }
     }
 
@@ -243,10 +254,7 @@ mod tests {
     fn every_contestant_runs_a_layered_dag_of_sleeping_steps_right() {
         let dag = Dag::layered(300, 30, 3);
         let nanos = (0..dag.len() as u32).map(|i| 1_000 + i * 300).collect();
-        let load = Load::Sleep {
-            nanos,
-            span: Arc::new(Span::default()),
-        };
+        let load = Load::sleep(nanos);
         every_contestant_gets_the_right_checksum(Shape::new(ShapeId::Big, "small", dag, load));
     }
 
