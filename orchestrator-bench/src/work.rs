@@ -20,8 +20,8 @@ pub enum Load {
     Sleep {
         /// Each step's sleep, in nanoseconds.
         nanos: Arc<[u32]>,
-        /// When the first step started and the last ended, and how long
-        /// each step slept (see [`Span::slept`]).
+        /// When the first step started and the last ended, and how late
+        /// the timer woke each step (see [`Span::late`]).
         span: Arc<Span>,
     },
     /// Every step burns the CPU for `iterations` rounds of a hash.
