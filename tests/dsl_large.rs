@@ -1,9 +1,14 @@
-//! A `workflow!` of many steps whose futures are large runs on the static
-//! path within a small stack. In a debug build the generated code builds
-//! its steps' futures in boxed chunks, each in its own function, so no
-//! stack frame holds all of them (one did, and a workflow of a few
-//! thousand steps overflowed a tokio worker's 2 MiB stack); a release
-//! build reuses its frame's slots.
+//! `workflow!`s whose steps' futures are large run within a small stack.
+//!
+//! The static path holds every step's future in the run's own future, which
+//! is made on the stack before it moves into its box; in a debug build the
+//! generated code also makes its steps' futures in boxed chunks of 16, each
+//! in its own function, whose stack frames keep every temporary. So a
+//! workflow whose steps' futures add up to more than a limit
+//! (`orchestrator::__private::fits_static`: 512 KiB optimized, 64 KiB in a
+//! debug build) runs on the executor, which boxes each step's future on its
+//! own. Before that limit, a workflow of 40 steps of 64 KiB overflowed a
+//! tokio worker's 2 MiB stack and aborted the process.
 #![recursion_limit = "512"]
 
 use orchestrator::{WorkflowEngine, step, workflow};
@@ -138,30 +143,92 @@ chain!(
 
 workflow!(LongChain: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, c30, c31, c32, c33, c34, c35, c36, c37, c38, c39, c40, c41, c42, c43, c44, c45, c46, c47, c48, c49, c50, c51, c52, c53, c54, c55, c56, c57, c58, c59, c60, c61, c62, c63, c64, c65, c66, c67, c68, c69, c70, c71, c72, c73, c74, c75, c76, c77, c78, c79, c80, c81, c82, c83, c84, c85, c86, c87, c88, c89, c90, c91, c92, c93, c94, c95);
 
-#[test]
-fn a_long_workflow_of_large_steps_runs_on_a_small_stack() {
-    // 96 steps of over 4 KiB each: about 400 KiB of futures, run on a
-    // thread with 1 MiB of stack.
-    let run = std::thread::Builder::new()
+/// Runs `run` on a new current-thread runtime on a thread with a 1 MiB
+/// stack; its result, or why it could not run.
+fn on_a_small_stack<F>(run: impl FnOnce() -> F + Send + 'static) -> Result<u64, String>
+where
+    F: std::future::Future<Output = Result<u64, String>>,
+{
+    std::thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(|| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let engine = WorkflowEngine::new();
-                if orchestrator::__private::StaticRun::begin(&engine, LongChain::workflow())
-                    .is_none()
-                {
-                    return Err(String::from("the run would not take the static path"));
-                }
-                let out = LongChain::run(&engine, ())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<u64, String>(*out.c95)
-            })
+            runtime.block_on(run())
         })
         .map_err(|e| e.to_string())
-        .and_then(|thread| thread.join().map_err(|_| String::from("the run panicked")));
-    assert_eq!(run, Ok(Ok(96)));
+        .and_then(|thread| thread.join().map_err(|_| String::from("the run panicked")))
+        .and_then(|result| result)
+}
+
+#[test]
+fn a_long_workflow_of_large_steps_runs_on_a_small_stack() {
+    // 96 steps of over 4 KiB each: about 400 KiB of futures. The static
+    // path in an optimized build (they fit its limit), the executor in a
+    // debug one (they do not).
+    let fits = __orchestrator_workflow_LongChain::__orchestrator_static_fits();
+    assert_eq!(fits, !cfg!(debug_assertions));
+    let run = on_a_small_stack(|| async {
+        let out = LongChain::run(&WorkflowEngine::new(), ())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(*out.c95)
+    });
+    assert_eq!(run, Ok(96));
+}
+
+/// A chain like [`chain!`]'s whose steps each keep a 128 KiB buffer across
+/// an `.await`.
+macro_rules! huge_chain {
+    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
+        #[step]
+        async fn $first() -> Result<u64, Broken> {
+            Ok(1)
+        }
+        $(
+            #[step(depends_on = $dep_name)]
+            async fn $name($dep: &u64) -> Result<u64, Broken> {
+                let buffer = [1u8; 128 * 1024];
+                tokio::task::yield_now().await;
+                Ok($dep + u64::from(std::hint::black_box(&buffer)[128 * 1024 - 1]))
+            }
+        )*
+    };
+}
+
+huge_chain!(
+    h0,
+    h1 <- h0 "h0",
+    h2 <- h1 "h1",
+    h3 <- h2 "h2",
+    h4 <- h3 "h3",
+    h5 <- h4 "h4",
+    h6 <- h5 "h5",
+    h7 <- h6 "h6",
+    h8 <- h7 "h7",
+    h9 <- h8 "h8",
+    h10 <- h9 "h9",
+    h11 <- h10 "h10",
+    h12 <- h11 "h11",
+    h13 <- h12 "h12",
+    h14 <- h13 "h13",
+    h15 <- h14 "h14",
+    h16 <- h15 "h15",
+);
+
+workflow!(HugeChain: h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16);
+
+#[test]
+fn a_workflow_of_steps_with_huge_futures_runs_on_the_executor_within_a_small_stack() {
+    // 16 steps of over 128 KiB: 2 MiB of futures, more than the whole
+    // stack; the static path would have made them all on it at once.
+    assert!(!__orchestrator_workflow_HugeChain::__orchestrator_static_fits());
+    let run = on_a_small_stack(|| async {
+        let out = HugeChain::run(&WorkflowEngine::new(), ())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(*out.h16)
+    });
+    assert_eq!(run, Ok(17));
 }

@@ -63,10 +63,16 @@ fn engine() -> WorkflowEngine {
 }
 
 /// Whether `run` takes the static path for this engine and workflow (what
-/// the generated `run` asks first): without it, these tests would compare
-/// the executor with itself.
-fn takes_static_path(engine: &WorkflowEngine, workflow: &orchestrator::Workflow) -> bool {
-    orchestrator::__private::StaticRun::begin(engine, workflow).is_some()
+/// the generated `run` asks first: whether its steps' futures are small
+/// enough, `fits`, then whether the engine and workflow use only
+/// defaults): without it, these tests would compare the executor with
+/// itself.
+fn takes_static_path(
+    engine: &WorkflowEngine,
+    workflow: &orchestrator::Workflow,
+    fits: fn() -> bool,
+) -> bool {
+    fits() && orchestrator::__private::StaticRun::begin(engine, workflow).is_some()
 }
 
 /// A step's name, status, error or skip reason, attempts and `u32` output.
@@ -106,7 +112,11 @@ async fn both_paths(input: u32) -> (Result<orchestrator::RunReport, RunError>, R
 #[tokio::test]
 async fn a_successful_run_gives_typed_outputs_and_the_executors_report() {
     let engine = engine();
-    assert!(takes_static_path(&engine, Mixed::workflow()));
+    assert!(takes_static_path(
+        &engine,
+        Mixed::workflow(),
+        __orchestrator_workflow_Mixed::__orchestrator_static_fits
+    ));
     let out = Mixed::run(&engine, 2).await.expect("seed 2 succeeds");
     assert_eq!(*out.scaled, 6);
     assert_eq!(*out.checked, 3);
@@ -222,7 +232,11 @@ workflow!(Diamond: slow_left, slow_right, joined);
 #[tokio::test(start_paused = true)]
 async fn independent_steps_wait_at_the_same_time() {
     let engine = WorkflowEngine::new();
-    assert!(takes_static_path(&engine, Diamond::workflow()));
+    assert!(takes_static_path(
+        &engine,
+        Diamond::workflow(),
+        __orchestrator_workflow_Diamond::__orchestrator_static_fits
+    ));
     let start = tokio::time::Instant::now();
     let out = Diamond::run(&engine, ()).await.expect("diamond succeeds");
     assert_eq!(*out.joined, 3);
@@ -238,7 +252,11 @@ async fn a_run_someone_listens_to_emits_every_event() {
     let engine = engine();
     let mut events = engine.subscribe();
     assert!(
-        !takes_static_path(&engine, Mixed::workflow()),
+        !takes_static_path(
+            &engine,
+            Mixed::workflow(),
+            __orchestrator_workflow_Mixed::__orchestrator_static_fits
+        ),
         "a listener needs the executor's events"
     );
     Mixed::run(&engine, 2).await.expect("seed 2 succeeds");

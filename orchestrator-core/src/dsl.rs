@@ -8,7 +8,8 @@
 use std::fmt;
 
 pub use crate::static_run::{
-    Finished, Leaf, Pair, StaticEnv, StaticRun, Steps, leaf, output, pair,
+    Finished, Leaf, Pair, STATIC_FUTURES_LIMIT, STATIC_FUTURES_LIMIT_DEBUG, StaticEnv, StaticRun,
+    Steps, fits_static, future_size, leaf, output, pair,
 };
 
 use crate::error::{RunFailed, WorkflowError};

@@ -59,6 +59,11 @@ pub struct StaticEnv {
 impl StaticEnv {
     /// The engine's resource of type `T`, for step `step`; the error is
     /// the executor's [`ContextError`], boxed.
+    ///
+    /// Out of line: one copy per resource type, not one in every step's
+    /// code (a run goes through each step's code once, so every byte of it
+    /// is an instruction-cache miss in a large workflow).
+    #[inline(never)]
     pub fn resource<T: Send + Sync + 'static>(&self, step: &str) -> Result<&T, BoxError> {
         match self
             .resources
@@ -85,8 +90,15 @@ pub fn output<'a, T: 'static>(
 ) -> Result<&'a T, BoxError> {
     match slot.get() {
         Some(value) => Ok(value),
-        None => Err(context_error(ContextError::no_output(step, dependency))),
+        None => Err(no_output(step, dependency)),
     }
+}
+
+/// The error of [`output`] for an empty slot: one call in each step's code.
+#[cold]
+#[inline(never)]
+fn no_output(step: &str, dependency: &str) -> BoxError {
+    context_error(ContextError::no_output(step, dependency))
 }
 
 /// The steps of a static run, as a balanced tree of [`Pair`]s over one
@@ -148,6 +160,39 @@ where
 /// The steps of `first`, then those of `second`.
 pub fn pair<A: Steps, B: Steps>(first: A, second: B) -> Pair<A, B> {
     Pair { first, second }
+}
+
+/// The most bytes of step futures a static run holds in an optimized
+/// build: its future, which holds all of them, is made on the stack before
+/// it moves into its box, and a tokio worker has a 2 MiB stack.
+pub const STATIC_FUTURES_LIMIT: usize = 512 * 1024;
+
+/// The same in a debug build, whose stack frames keep every temporary: the
+/// function that makes a chunk of 16 step futures holds several copies of
+/// each.
+pub const STATIC_FUTURES_LIMIT_DEBUG: usize = 64 * 1024;
+
+/// Whether a workflow whose step futures take `sizes` bytes each runs on
+/// the static path (`debug`: in a debug build). A workflow of larger ones
+/// runs on the executor, which boxes each step's future on its own, so a
+/// workflow of steps with large futures (buffers, deep call chains) never
+/// overflows the stack.
+pub fn fits_static(sizes: &[usize], debug: bool) -> bool {
+    let total = sizes
+        .iter()
+        .fold(0usize, |sum, &size| sum.saturating_add(size));
+    let limit = if debug {
+        STATIC_FUTURES_LIMIT_DEBUG
+    } else {
+        STATIC_FUTURES_LIMIT
+    };
+    total <= limit
+}
+
+/// The size of the future `make` returns, without making it: the
+/// generated code asks it of each step's future-making function.
+pub fn future_size<A, B, C, F: Future>(_make: &impl FnOnce(A, B, C) -> F) -> usize {
+    std::mem::size_of::<F>()
 }
 
 impl<T, F> Steps for Leaf<'_, T, F>
@@ -718,6 +763,27 @@ mod tests {
         assert!(report.is_success(), "{report:?}");
         assert_eq!(yields, vec![5; 4]);
         assert_eq!(report.output::<u32>("s2"), Some(&3));
+    }
+
+    #[test]
+    fn step_futures_fit_the_static_path_up_to_the_limit_of_the_build() {
+        let half = STATIC_FUTURES_LIMIT / 2;
+        assert!(fits_static(&[half, half], false));
+        assert!(!fits_static(&[half, half, 1], false));
+        assert!(!fits_static(&[STATIC_FUTURES_LIMIT_DEBUG, 1], true));
+        assert!(fits_static(&[], true));
+        // Sizes that would overflow a sum still do not fit.
+        assert!(!fits_static(&[usize::MAX, 2], false));
+    }
+
+    #[test]
+    fn the_size_of_a_future_is_known_without_making_it() {
+        async fn holds(_a: u8, _b: &u8, _c: (&u8,)) -> u8 {
+            let buffer = [0u8; 1000];
+            tokio::task::yield_now().await;
+            buffer[999]
+        }
+        assert!(future_size(&holds) > 1000);
     }
 
     #[test]

@@ -61,15 +61,24 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
             }
         })
         .collect();
-    let static_fn = checked
-        .then(|| static_run(finish, graph, &input_ty, &output_name))
+    let static_fns = checked
+        .then(|| static_run(finish, graph, &input_ty, &output_name, &companion))
         .flatten();
-    let static_call = static_fn.as_ref().map(|_| {
+    let static_call = static_fns.as_ref().map(|_| {
         quote! {
-            if let ::core::option::Option::Some(run) =
-                #private::StaticRun::begin(engine, Self::workflow())
-            {
-                return ::std::boxed::Box::pin(Self::__orchestrator_run_static(run, &input)).await;
+            if #companion::__orchestrator_static_fits() {
+                if let ::core::option::Option::Some(run) =
+                    #private::StaticRun::begin(engine, Self::workflow())
+                {
+                    return #companion::__orchestrator_start_static(run, &input).await;
+                }
+            }
+        }
+    });
+    let static_impl = static_fns.map(|fns| {
+        quote! {
+            impl #companion {
+                #fns
             }
         }
     });
@@ -177,8 +186,6 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                 Self::run_with(Self::execute(engine, input)).await
             }
 
-            #static_fn
-
             /// Runs `execution` (made by `execute`, with its options) and
             /// returns the typed outputs of every step.
             #vis async fn run_with(
@@ -208,6 +215,8 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #companion_vis struct #companion;
+
+        #static_impl
 
         impl #private::WorkflowType for #companion {
             type Input = #input_ty;
@@ -418,15 +427,19 @@ fn step_body(
     })
 }
 
-/// The static path's run function: every step's output slot and future
-/// in this one future, the futures in a balanced tree of leaves polled by
-/// position (see `orchestrator_core::dsl::StaticRun`). `None` when a step
-/// cannot take it.
+/// The static path's functions, associated with the workflow's hidden
+/// companion type: one `async fn` per step making its future, the run
+/// function (every step's output slot and future in this one future, the
+/// futures in a balanced tree of leaves polled by position, see
+/// `orchestrator_core::dsl::StaticRun`), whether the steps' futures are
+/// small enough for it, and the out-of-line function that boxes its
+/// future. `None` when a step cannot take it.
 fn static_run(
     finish: &Finish,
     graph: &Graph,
     input_ty: &TokenStream,
     output_name: &syn::Ident,
+    companion: &syn::Ident,
 ) -> Option<TokenStream> {
     let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     let krate = &finish.krate;
@@ -447,7 +460,9 @@ fn static_run(
     let output_types: Vec<_> = indices.iter().map(|&i| output_type(i)).collect();
     // Each step's future comes from its own `async fn`, type-checked on its
     // own: one body holding every step's `async` block would make the
-    // compiler's work grow with the square of the number of steps.
+    // compiler's work grow with the square of the number of steps. They
+    // are associated functions, so that the run function and the size
+    // check can both name them.
     let makers: Vec<_> = indices
         .iter()
         .map(|i| format_ident!("__orchestrator_static_step{}", i))
@@ -477,7 +492,7 @@ fn static_run(
             ) -> ::core::result::Result<#own, #krate::BoxError> #body
         });
         maker_calls.push(quote! {
-            #maker((#(&__orchestrator_outs_ref.#dep_fields,)*), __orchestrator_input, __orchestrator_env)
+            #companion::#maker((#(&__orchestrator_outs_ref.#dep_fields,)*), __orchestrator_input, __orchestrator_env)
         });
     }
     let leaves: Vec<_> = maker_calls
@@ -526,13 +541,43 @@ fn static_run(
         }
     };
     Some(quote! {
+        #(#maker_fns)*
+
+        /// Whether the steps' futures are small enough for the static path
+        /// (see `orchestrator_core::dsl::fits_static`); the executor, which
+        /// boxes each step's future on its own, runs a workflow of larger
+        /// ones.
+        fn __orchestrator_static_fits() -> bool {
+            #private::fits_static(
+                &[ #( #private::future_size(&#companion::#makers), )* ],
+                ::core::cfg!(debug_assertions),
+            )
+        }
+
+        /// The static run's future, boxed. Never inlined: the future is
+        /// made in this function's frame before it moves into its box, so
+        /// only this frame, entered once the futures fit, is that large.
+        #[inline(never)]
+        fn __orchestrator_start_static<'a>(
+            __orchestrator_run: #private::StaticRun,
+            __orchestrator_input: &'a #input_ty,
+        ) -> ::core::pin::Pin<::std::boxed::Box<
+            impl ::core::future::Future<
+                Output = ::core::result::Result<#output_name, #krate::RunError>,
+            > + 'a,
+        >> {
+            ::std::boxed::Box::pin(#companion::__orchestrator_run_static(
+                __orchestrator_run,
+                __orchestrator_input,
+            ))
+        }
+
         /// The static path of `run`: see `orchestrator_core::dsl::StaticRun`.
         #[allow(clippy::too_many_lines, clippy::large_stack_frames)]
         async fn __orchestrator_run_static(
             __orchestrator_run: #private::StaticRun,
             __orchestrator_input: &#input_ty,
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
-            #(#maker_fns)*
             type __OrchestratorOuts = ( #( ::std::sync::OnceLock<#krate::StepOutput<#output_types>>, )* );
             #(#chunk_fns)*
             // Once the steps are gone, the typed outputs move out of their

@@ -164,35 +164,52 @@ pub use orchestrator_macros::step;
 ///     pub fn execute(engine: &WorkflowEngine, input: Input) -> Execution;
 ///     pub async fn run(engine: &WorkflowEngine, input: Input)
 ///         -> Result<CodeReviewOutput, RunError> {
-///         // The static path, when the engine and every step use only
-///         // defaults (no options, subscribers, limits, timeouts):
-///         if let Some(run) = StaticRun::begin(engine, Self::workflow()) {
-///             return Box::pin(Self::__orchestrator_run_static(run, &input)).await;
+///         // The static path, when the steps' futures are small enough
+///         // (512 KiB in all, 64 KiB in a debug build) and the engine and
+///         // every step use only defaults (no options, subscribers, limits,
+///         // timeouts):
+///         if __orchestrator_workflow_CodeReview::__orchestrator_static_fits() {
+///             if let Some(run) = StaticRun::begin(engine, Self::workflow()) {
+///                 return __orchestrator_workflow_CodeReview::__orchestrator_start_static(run, &input).await;
+///             }
 ///         }
 ///         Self::run_with(Self::execute(engine, input)).await // the executor
 ///     }
 ///     pub async fn run_with(execution: Execution) -> Result<CodeReviewOutput, RunError>;
 ///     pub async fn report_with(execution: Execution) -> Result<RunReport, WorkflowError>;
+/// }
 ///
+/// // A hidden companion type holds the static path:
+/// impl __orchestrator_workflow_CodeReview {
+///     // One `async fn` per step, reading its dependencies' slots:
+///     async fn __orchestrator_static_step1<'a>(
+///         (__orchestrator_r0,): (&'a OnceLock<StepOutput<ScanReport>>,),
+///         __orchestrator_input: &'a Input,
+///         __orchestrator_env: &'a StaticEnv,
+///     ) -> Result<Review, BoxError> {
+///         let (arg0,) = (match output(__orchestrator_r0, "review", "scan") { /* ... */ },);
+///         review(arg0).await.map_err(Into::into)
+///     }
+///     // The size of each step's future, without making it:
+///     fn __orchestrator_static_fits() -> bool {
+///         fits_static(&[future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions))
+///     }
+///     // The run's future, made in this function's frame alone and boxed:
+///     #[inline(never)]
+///     fn __orchestrator_start_static<'a>(run: StaticRun, input: &'a Input)
+///         -> Pin<Box<impl Future<Output = Result<CodeReviewOutput, RunError>> + 'a>> {
+///         Box::pin(Self::__orchestrator_run_static(run, input))
+///     }
 ///     async fn __orchestrator_run_static(run: StaticRun, input: &Input)
 ///         -> Result<CodeReviewOutput, RunError> {
-///         // One `async fn` per step, reading its dependencies' slots:
-///         async fn __orchestrator_static_step1<'a>(
-///             (__orchestrator_r0,): (&'a OnceLock<StepOutput<ScanReport>>,),
-///             __orchestrator_input: &'a Input,
-///             __orchestrator_env: &'a StaticEnv,
-///         ) -> Result<Review, BoxError> {
-///             let (arg0,) = (match output(__orchestrator_r0, "review", "scan") { /* ... */ },);
-///             review(arg0).await.map_err(Into::into)
-///         }
 ///         // Every step's output slot, and its future (made now, first
 ///         // polled once its dependencies succeeded), in a balanced tree
 ///         // (a debug build makes it in boxed chunks of 16 steps, each in a
 ///         // function of its own, to keep its stack frames small):
 ///         let outs = (OnceLock::new(), OnceLock::new());
 ///         let mut steps = pin!(pair(
-///             leaf(__orchestrator_static_step0((), input, env), &outs.0),
-///             leaf(__orchestrator_static_step1((&outs.0,), input, env), &outs.1),
+///             leaf(Self::__orchestrator_static_step0((), input, env), &outs.0),
+///             leaf(Self::__orchestrator_static_step1((&outs.0,), input, env), &outs.1),
 ///         ));
 ///         // The engine's bookkeeping (ready steps, skips, the report) polls
 ///         // step `i` through the tree, in a few comparisons:
@@ -211,7 +228,10 @@ pub use orchestrator_macros::step;
 /// (`()` when no step takes one). Both paths give the same report; the
 /// static one costs no box, no context and no lookup by name per step. A
 /// workflow with a composite step (a sub-workflow, loop or gate) always
-/// runs on the executor. Each step's macro is called in turn to
+/// runs on the executor, and so does one whose steps' futures add up to
+/// more than the static path's limit: the executor boxes each step's
+/// future on its own, so steps with large futures never overflow the
+/// stack. Each step's macro is called in turn to
 /// collect its metadata, so a workflow of more than about 120 steps needs
 /// a higher `#![recursion_limit]`.
 #[macro_export]
@@ -226,7 +246,7 @@ pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
         Composite, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType, add_step,
-        context_error, erase, leaf, output, output_at, pair,
+        context_error, erase, fits_static, future_size, leaf, output, output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }

@@ -20,6 +20,14 @@ mod generated {
     type Never = std::convert::Infallible;
 
     include!(concat!(env!("OUT_DIR"), "/dsl.rs"));
+
+    /// Whether `Chain`'s and `FanOut`'s steps' futures fit the static path.
+    pub fn fits_static() -> (bool, bool) {
+        (
+            __orchestrator_workflow_Chain::__orchestrator_static_fits(),
+            __orchestrator_workflow_FanOut::__orchestrator_static_fits(),
+        )
+    }
 }
 
 /// `#[step]` functions and `workflow!`.
@@ -34,6 +42,19 @@ impl Contestant for Dsl {
         if !matches!(shape.id, ShapeId::Chain | ShapeId::FanOut) {
             return Err(String::from(
                 "not generated: too large to compile as DSL source",
+            ));
+        }
+        // Measured on the static path, or not at all: a workflow whose
+        // steps' futures add up to more than its limit runs on the executor.
+        let (chain, fan_out) = generated::fits_static();
+        let fits = if shape.id == ShapeId::Chain {
+            chain
+        } else {
+            fan_out
+        };
+        if !fits {
+            return Err(String::from(
+                "its steps' futures exceed the static path's limit: it would run on the executor",
             ));
         }
         let shape = Arc::clone(shape);
