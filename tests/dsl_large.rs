@@ -178,6 +178,87 @@ fn a_long_workflow_of_large_steps_runs_on_a_small_stack() {
     assert_eq!(run, Ok(96));
 }
 
+/// A chain like [`chain!`]'s whose steps hold nothing across their
+/// `.await`: small futures.
+macro_rules! small_chain {
+    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
+        #[step]
+        async fn $first() -> Result<u64, Broken> {
+            Ok(1)
+        }
+        $(
+            #[step(depends_on = $dep_name)]
+            async fn $name($dep: &u64) -> Result<u64, Broken> {
+                tokio::task::yield_now().await;
+                Ok($dep + 1)
+            }
+        )*
+    };
+}
+
+small_chain!(
+    m0,
+    m1 <- m0 "m0",
+    m2 <- m1 "m1",
+    m3 <- m2 "m2",
+    m4 <- m3 "m3",
+    m5 <- m4 "m4",
+    m6 <- m5 "m5",
+    m7 <- m6 "m6",
+    m8 <- m7 "m7",
+    m9 <- m8 "m8",
+    m10 <- m9 "m9",
+    m11 <- m10 "m10",
+    m12 <- m11 "m11",
+    m13 <- m12 "m12",
+    m14 <- m13 "m13",
+    m15 <- m14 "m14",
+    m16 <- m15 "m15",
+    m17 <- m16 "m16",
+    m18 <- m17 "m17",
+    m19 <- m18 "m18",
+    m20 <- m19 "m19",
+    m21 <- m20 "m20",
+    m22 <- m21 "m21",
+    m23 <- m22 "m22",
+    m24 <- m23 "m23",
+    m25 <- m24 "m24",
+    m26 <- m25 "m25",
+    m27 <- m26 "m26",
+    m28 <- m27 "m27",
+    m29 <- m28 "m28",
+    m30 <- m29 "m29",
+    m31 <- m30 "m30",
+    m32 <- m31 "m31",
+    m33 <- m32 "m32",
+    m34 <- m33 "m33",
+    m35 <- m34 "m34",
+    m36 <- m35 "m35",
+    m37 <- m36 "m36",
+    m38 <- m37 "m37",
+    m39 <- m38 "m38",
+);
+
+workflow!(SmallChain: m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35, m36, m37, m38, m39);
+
+#[test]
+fn a_workflow_of_small_steps_runs_on_the_static_path_in_chunks_within_a_small_stack() {
+    // 40 small steps fit the static path in any build; in a debug build
+    // their futures are made in boxed chunks of 16.
+    assert!(__orchestrator_workflow_SmallChain::__orchestrator_static_fits());
+    let run = on_a_small_stack(|| async {
+        let engine = WorkflowEngine::new();
+        if orchestrator::__private::StaticRun::begin(&engine, SmallChain::workflow()).is_none() {
+            return Err(String::from("the run would not take the static path"));
+        }
+        let out = SmallChain::run(&engine, ())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(*out.m39)
+    });
+    assert_eq!(run, Ok(40));
+}
+
 /// A chain like [`chain!`]'s whose steps each keep a 128 KiB buffer across
 /// an `.await`.
 macro_rules! huge_chain {
