@@ -23,10 +23,12 @@ impl std::fmt::Display for Broken {
 }
 impl std::error::Error for Broken {}
 
-/// A chain: `$first`, then each `$name` after `$dep`. Every step keeps a
-/// 4 KiB buffer across an `.await`, so its future is over 4 KiB.
+/// A chain: `$first`, then each `$name` after `$dep`. Every step but the
+/// first keeps a buffer of `$size` bytes across an `.await`, so its future
+/// is over `$size` bytes, and adds its last byte (1) to its dependency's
+/// output.
 macro_rules! chain {
-    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
+    ($size:expr; $first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
         #[step]
         async fn $first() -> Result<u64, Broken> {
             Ok(1)
@@ -34,15 +36,16 @@ macro_rules! chain {
         $(
             #[step(depends_on = $dep_name)]
             async fn $name($dep: &u64) -> Result<u64, Broken> {
-                let buffer = [1u8; 4096];
+                let buffer = [1u8; $size];
                 tokio::task::yield_now().await;
-                Ok($dep + u64::from(std::hint::black_box(&buffer)[4095]))
+                Ok($dep + u64::from(std::hint::black_box(&buffer)[$size - 1]))
             }
         )*
     };
 }
 
 chain!(
+    4096;
     c0,
     c1 <- c0 "c0",
     c2 <- c1 "c1",
@@ -178,25 +181,8 @@ fn a_long_workflow_of_large_steps_runs_on_a_small_stack() {
     assert_eq!(run, Ok(96));
 }
 
-/// A chain like [`chain!`]'s whose steps hold nothing across their
-/// `.await`: small futures.
-macro_rules! small_chain {
-    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
-        #[step]
-        async fn $first() -> Result<u64, Broken> {
-            Ok(1)
-        }
-        $(
-            #[step(depends_on = $dep_name)]
-            async fn $name($dep: &u64) -> Result<u64, Broken> {
-                tokio::task::yield_now().await;
-                Ok($dep + 1)
-            }
-        )*
-    };
-}
-
-small_chain!(
+chain!(
+    1;
     m0,
     m1 <- m0 "m0",
     m2 <- m1 "m1",
@@ -259,26 +245,8 @@ fn a_workflow_of_small_steps_runs_on_the_static_path_in_chunks_within_a_small_st
     assert_eq!(run, Ok(40));
 }
 
-/// A chain like [`chain!`]'s whose steps each keep a 128 KiB buffer across
-/// an `.await`.
-macro_rules! huge_chain {
-    ($first:ident, $($name:ident <- $dep:ident $dep_name:literal),* $(,)?) => {
-        #[step]
-        async fn $first() -> Result<u64, Broken> {
-            Ok(1)
-        }
-        $(
-            #[step(depends_on = $dep_name)]
-            async fn $name($dep: &u64) -> Result<u64, Broken> {
-                let buffer = [1u8; 128 * 1024];
-                tokio::task::yield_now().await;
-                Ok($dep + u64::from(std::hint::black_box(&buffer)[128 * 1024 - 1]))
-            }
-        )*
-    };
-}
-
-huge_chain!(
+chain!(
+    128 * 1024;
     h0,
     h1 <- h0 "h0",
     h2 <- h1 "h1",
