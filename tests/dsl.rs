@@ -390,3 +390,37 @@ mod static_path {
         assert_eq!(report.counts().cancelled, 6);
     }
 }
+
+/// A `pub` workflow whose private steps take its input, declared in a
+/// module of its own and run from outside it: the workflow names its input
+/// type through an alias `#[step]` emits, not through the steps' hidden
+/// types, which are as private as the functions.
+mod private_steps {
+    use orchestrator::{step, workflow};
+
+    #[derive(Debug)]
+    pub struct Order {
+        pub items: u32,
+    }
+
+    #[step]
+    async fn price(#[input] order: &Order) -> Result<u32, std::io::Error> {
+        Ok(order.items * 3)
+    }
+
+    #[step(depends_on = "price")]
+    async fn total(price: &u32, #[input] order: &Order) -> Result<u32, std::io::Error> {
+        Ok(price + order.items)
+    }
+
+    workflow!(pub Checkout: price, total);
+}
+
+#[tokio::test]
+async fn a_pub_workflow_of_private_steps_taking_its_input_runs_from_another_module() {
+    let engine = WorkflowEngine::new();
+    let out = private_steps::Checkout::run(&engine, private_steps::Order { items: 4 })
+        .await
+        .expect("the checkout succeeds");
+    assert_eq!((*out.price, *out.total), (12, 16));
+}

@@ -34,18 +34,22 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         other => quote!(#other),
     };
 
-    // The workflow's input: the type of the first parameter that takes it.
+    // The workflow's input: the type of the first parameter that takes it,
+    // by the alias `#[step]` emits next to that step's function (see
+    // `step::input_alias`).
     let input_ty = finish
         .steps
         .iter()
         .find_map(|step| {
-            let path = &step.path;
             step.params
                 .iter()
-                .find(|p| p.kind == ParamKind::Input)
-                .map(|p| {
-                    let index = p.index;
-                    quote!(<<#path as #private::Param<#index>>::Type as #private::Owned>::Owned)
+                .any(|p| p.kind == ParamKind::Input)
+                .then(|| {
+                    let mut path = step.path.clone();
+                    if let Some(last) = path.segments.last_mut() {
+                        last.ident = crate::step::input_alias(&last.ident);
+                    }
+                    quote!(#path)
                 })
         })
         .unwrap_or_else(|| quote!(()));

@@ -485,6 +485,24 @@ fn describe(
         }
     });
 
+    // The workflow's input type under a name of its own, next to the
+    // function: `workflow!` names the input through it, not through the
+    // hidden type, which is as private as the function and would make a
+    // `pub` workflow's `run` (or any use of it from another module) name a
+    // private type.
+    let input_alias = params
+        .iter()
+        .find(|param| param.kind == ParamKind::Input)
+        .map(|param| {
+            let referent = &param.referent;
+            let alias = input_alias(ident);
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_camel_case_types, private_interfaces, unreachable_pub, dead_code)]
+                pub(crate) type #alias = <#referent as #krate::__private::Owned>::Owned;
+            }
+        });
+
     let meta_params = params.iter().enumerate().map(|(index, param)| {
         let param_ident = &param.ident;
         let kind = format_ident!("{}", param.kind.keyword());
@@ -537,6 +555,8 @@ fn describe(
 
         #(#param_impls)*
 
+        #input_alias
+
         #composite
         #branch_check
 
@@ -561,6 +581,16 @@ fn output_span(func: &ItemFn) -> Span {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => func.sig.ident.span(),
     }
+}
+
+/// The name of the workflow input's type alias that `#[step]` emits next
+/// to a step function `ident` taking the input.
+pub(crate) fn input_alias(ident: &syn::Ident) -> syn::Ident {
+    format_ident!(
+        "__orchestrator_input_{}",
+        ident.unraw(),
+        span = ident.span()
+    )
 }
 
 /// The hidden companion of a `workflow!` type that implements

@@ -112,6 +112,11 @@ pub use orchestrator_core::*;
 /// }
 /// impl ::orchestrator::__private::Param<0> for review { type Type = ScanReport; }
 ///
+/// // Only for a step with an `#[input]` parameter (`repo: &Repo`): the
+/// // workflow's input type, under a name `workflow!` can use even where the
+/// // hidden type above (as private as your function) cannot be named:
+/// pub(crate) type __orchestrator_input_review = Repo;
+///
 /// // Read by `workflow!` to learn the step's dependencies with your spans:
 /// macro_rules! __orchestrator_step_review { /* ... */ }
 /// pub(crate) use __orchestrator_step_review as review;   // macro namespace
