@@ -186,7 +186,8 @@ pub fn hand_written_program(dag: &Dag) -> String {
 }
 
 /// The DSL version of `dag` for the suite: one `#[step]` per step, named
-/// `{name}_s{i}`, doing the shape's load through the `ShapeRef` resource,
+/// `{name}_s{i}`, doing the shape's load through the run's input (a
+/// `ShapeRef`, as the hand-written code gets the load as an argument),
 /// the `workflow!` type `{Name}`, and `{name}_checksum` over its sinks.
 pub fn dsl_module(dag: &Dag, name: &str, type_name: &str) -> String {
     let mut src = String::new();
@@ -197,7 +198,7 @@ pub fn dsl_module(dag: &Dag, name: &str, type_name: &str) -> String {
             .iter()
             .map(|p| format!("{name}_s{p}: &u64"))
             .collect();
-        params.push(String::from("#[resource] shape: &ShapeRef"));
+        params.push(String::from("#[input] shape: &ShapeRef"));
         let inputs: Vec<String> = parents.iter().map(|p| format!("*{name}_s{p}")).collect();
         let attr = if parents.is_empty() {
             String::from("#[step]")

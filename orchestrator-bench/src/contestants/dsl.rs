@@ -9,7 +9,8 @@ use orchestrator::WorkflowEngine;
 
 use super::{Contestant, Run, Shape, ShapeId, timed};
 
-/// The shape, handed to the generated steps as a resource (its load).
+/// The shape, handed to the generated steps as the run's input (its load),
+/// as the hand-written code gets the load as an argument.
 pub struct ShapeRef(pub Arc<Shape>);
 
 #[allow(clippy::all, missing_docs)]
@@ -58,17 +59,16 @@ impl Contestant for Dsl {
             ));
         }
         let shape = Arc::clone(shape);
-        let engine = WorkflowEngine::builder()
-            .resource(ShapeRef(Arc::clone(&shape)))
-            .build();
+        let engine = WorkflowEngine::new();
         Ok(Box::new(move |runtime| {
             let (shape, engine) = (Arc::clone(&shape), engine.clone());
             timed(runtime, move || async move {
+                let input = ShapeRef(Arc::clone(&shape));
                 let result = match shape.id {
-                    ShapeId::Chain => generated::Chain::run(&engine, ())
+                    ShapeId::Chain => generated::Chain::run(&engine, input)
                         .await
                         .map(|out| generated::chain_checksum(&out)),
-                    _ => generated::FanOut::run(&engine, ())
+                    _ => generated::FanOut::run(&engine, input)
                         .await
                         .map(|out| generated::fan_out_checksum(&out)),
                 };
