@@ -45,10 +45,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                 .iter()
                 .any(|p| p.kind == ParamKind::Input)
                 .then(|| {
-                    let mut path = step.path.clone();
-                    if let Some(last) = path.segments.last_mut() {
-                        last.ident = crate::step::input_alias(&last.ident);
-                    }
+                    let path = crate::step::input_alias(&step.path);
                     quote!(#path)
                 })
         })

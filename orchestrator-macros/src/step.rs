@@ -495,7 +495,7 @@ fn describe(
         .find(|param| param.kind == ParamKind::Input)
         .map(|param| {
             let referent = &param.referent;
-            let alias = input_alias(ident);
+            let alias = input_alias(&syn::Path::from(ident.clone()));
             quote! {
                 #[doc(hidden)]
                 #[allow(non_camel_case_types, private_interfaces, unreachable_pub, dead_code)]
@@ -583,29 +583,27 @@ fn output_span(func: &ItemFn) -> Span {
     }
 }
 
-/// The name of the workflow input's type alias that `#[step]` emits next
-/// to a step function `ident` taking the input.
-pub(crate) fn input_alias(ident: &syn::Ident) -> syn::Ident {
-    format_ident!(
-        "__orchestrator_input_{}",
-        ident.unraw(),
-        span = ident.span()
-    )
+/// `path` with its last segment renamed `{prefix}{name}`: where the macros
+/// put a hidden item next to a user's item (`format_ident!` drops an `r#`).
+fn prefixed(path: &syn::Path, prefix: &str) -> syn::Path {
+    let mut path = path.clone();
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = format_ident!("{}{}", prefix, last.ident, span = last.ident.span());
+    }
+    path
+}
+
+/// The workflow input's type alias that `#[step]` emits next to a step
+/// function taking the input: `a::scan` becomes `a::__orchestrator_input_scan`.
+pub(crate) fn input_alias(path: &syn::Path) -> syn::Path {
+    prefixed(path, "__orchestrator_input_")
 }
 
 /// The hidden companion of a `workflow!` type that implements
 /// `WorkflowType` (at most `pub(crate)`, so it may name crate-private
 /// step types): `a::Child` becomes `a::__orchestrator_workflow_Child`.
 pub(crate) fn companion(path: &syn::Path) -> syn::Path {
-    let mut path = path.clone();
-    if let Some(last) = path.segments.last_mut() {
-        last.ident = format_ident!(
-            "__orchestrator_workflow_{}",
-            last.ident,
-            span = last.ident.span()
-        );
-    }
-    path
+    prefixed(path, "__orchestrator_workflow_")
 }
 
 /// For sub-workflow, loop and gate steps: how the function's value becomes
