@@ -1,9 +1,11 @@
 //! `workflow!`s whose steps' futures are large run within a small stack.
 //!
-//! The static path holds every step's future in the run's own future, which
-//! is made on the stack before it moves into its box; in a debug build the
-//! generated code also makes its steps' futures in boxed chunks of 16, each
-//! in its own function, whose stack frames keep every temporary. So a
+//! The static path holds its steps' futures in the run's own future (every
+//! step's, or a layer's at a time when the steps form complete layers),
+//! made on the stack before they move into their box; in a debug build the
+//! generated code makes a wide tree or layer of futures in boxed chunks of
+//! 16, each in its own function, whose stack frames keep every temporary.
+//! So a
 //! workflow whose steps' futures add up to more than a limit
 //! (`orchestrator::__private::fits_static`: 512 KiB optimized, 64 KiB in a
 //! debug build) runs on the executor, which boxes each step's future on its
@@ -228,9 +230,10 @@ chain!(
 workflow!(SmallChain: m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15, m16, m17, m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35, m36, m37, m38, m39);
 
 #[test]
-fn a_workflow_of_small_steps_runs_on_the_static_path_in_chunks_within_a_small_stack() {
-    // 40 small steps fit the static path in any build; in a debug build
-    // their futures are made in boxed chunks of 16.
+fn a_long_chain_of_small_steps_runs_on_the_static_path_within_a_small_stack() {
+    // 40 small steps fit the static path in any build; a chain is complete
+    // layers, so each step's future is made when the one before ended.
+    const { assert!(__orchestrator_workflow_SmallChain::__ORCHESTRATOR_FUSED) };
     assert!(__orchestrator_workflow_SmallChain::__orchestrator_static_fits());
     let run = on_a_small_stack(|| async {
         let engine = WorkflowEngine::new();
@@ -280,4 +283,63 @@ fn a_workflow_of_steps_with_huge_futures_runs_on_the_executor_within_a_small_sta
         Ok(*out.h16)
     });
     assert_eq!(run, Ok(17));
+}
+
+/// A fan-out and its fan-in: `$root`, then each `$name` after it (adding 1
+/// to its output after a yield), then `$sink` after each `$input` it
+/// lists, summing their outputs.
+macro_rules! fan {
+    ($root:ident $root_name:literal -> [$($name:ident),*] -> $sink:ident [$($input:ident $input_name:literal),*]) => {
+        #[step]
+        async fn $root() -> Result<u64, Broken> {
+            Ok(1)
+        }
+        $(
+            #[step(depends_on = $root_name)]
+            async fn $name($root: &u64) -> Result<u64, Broken> {
+                tokio::task::yield_now().await;
+                Ok($root + 1)
+            }
+        )*
+        #[step(depends_on = [$($input_name),*])]
+        #[allow(clippy::too_many_arguments)]
+        async fn $sink($($input: &u64),*) -> Result<u64, Broken> {
+            Ok(0 $(+ $input)*)
+        }
+    };
+}
+
+// The fan-in reads every branch: complete layers, run in order; the
+// 40-step layer's futures are made in boxed chunks in a debug build.
+fan!(f0 "f0" -> [f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40] -> fsink [f1 "f1", f2 "f2", f3 "f3", f4 "f4", f5 "f5", f6 "f6", f7 "f7", f8 "f8", f9 "f9", f10 "f10", f11 "f11", f12 "f12", f13 "f13", f14 "f14", f15 "f15", f16 "f16", f17 "f17", f18 "f18", f19 "f19", f20 "f20", f21 "f21", f22 "f22", f23 "f23", f24 "f24", f25 "f25", f26 "f26", f27 "f27", f28 "f28", f29 "f29", f30 "f30", f31 "f31", f32 "f32", f33 "f33", f34 "f34", f35 "f35", f36 "f36", f37 "f37", f38 "f38", f39 "f39", f40 "f40"]);
+
+workflow!(WideLayers: f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17, f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35, f36, f37, f38, f39, f40, fsink);
+
+// The fan-in reads half the branches: not complete layers, so every
+// step's future is in one tree, made in boxed chunks in a debug build.
+fan!(g0 "g0" -> [g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18, g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31, g32, g33, g34, g35, g36, g37, g38, g39, g40] -> gsink [g1 "g1", g2 "g2", g3 "g3", g4 "g4", g5 "g5", g6 "g6", g7 "g7", g8 "g8", g9 "g9", g10 "g10", g11 "g11", g12 "g12", g13 "g13", g14 "g14", g15 "g15", g16 "g16", g17 "g17", g18 "g18", g19 "g19", g20 "g20"]);
+
+workflow!(WideTree: g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17, g18, g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31, g32, g33, g34, g35, g36, g37, g38, g39, g40, gsink);
+
+#[test]
+fn wide_layers_run_on_the_static_path_in_chunks_within_a_small_stack() {
+    const { assert!(__orchestrator_workflow_WideLayers::__ORCHESTRATOR_FUSED) };
+    const { assert!(!__orchestrator_workflow_WideTree::__ORCHESTRATOR_FUSED) };
+    assert!(__orchestrator_workflow_WideLayers::__orchestrator_static_fits());
+    assert!(__orchestrator_workflow_WideTree::__orchestrator_static_fits());
+    let run = on_a_small_stack(|| async {
+        let engine = WorkflowEngine::new();
+        if orchestrator::__private::StaticRun::begin(&engine, WideLayers::workflow()).is_none() {
+            return Err(String::from("the run would not take the static path"));
+        }
+        let layers = WideLayers::run(&engine, ())
+            .await
+            .map_err(|e| e.to_string())?;
+        let tree = WideTree::run(&engine, ())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(*layers.fsink * 1000 + *tree.gsink)
+    });
+    // Each branch returns 2: 40 of them summed, and 20.
+    assert_eq!(run, Ok(80 * 1000 + 40));
 }

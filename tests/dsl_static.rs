@@ -58,6 +58,22 @@ async fn last(combined: &u32) -> Result<String, Broken> {
 
 workflow!(Mixed: seed, scaled, checked, fragile, combined, last);
 
+#[step(depends_on = ["scaled", "checked", "fragile"])]
+async fn summed(scaled: &u32, checked: &u32, fragile: &u32) -> Result<u32, Broken> {
+    Ok(scaled + checked + fragile)
+}
+
+#[step(depends_on = "summed")]
+async fn reported(summed: &u32) -> Result<String, Broken> {
+    Ok(format!("sum {summed}"))
+}
+
+// Complete layers (every step of a layer depends on every step of the one
+// before): the static path runs them in order, each step's future made
+// when its layer starts. `Mixed` is not (`combined` skips `fragile`): its
+// steps' futures are polled by position in a tree.
+workflow!(Layers: seed, scaled, checked, fragile, summed, reported);
+
 fn engine() -> WorkflowEngine {
     WorkflowEngine::builder().resource(Factor(3)).build()
 }
@@ -98,15 +114,70 @@ fn summary(report: &RunReport) -> Vec<StepSummary> {
         .collect()
 }
 
+/// The report of a run of `$workflow` with `$input` on the static path (or
+/// its error) and on the full executor.
+macro_rules! both_paths {
+    ($workflow:ident, $input:expr) => {{
+        let engine = engine();
+        let fast = $workflow::run(&engine, $input)
+            .await
+            .map(|out| out.report().clone());
+        let full = $workflow::report_with($workflow::execute(&engine, $input))
+            .await
+            .expect("the workflow is valid");
+        (fast, full)
+    }};
+}
+
 async fn both_paths(input: u32) -> (Result<orchestrator::RunReport, RunError>, RunReport) {
-    let engine = engine();
-    let fast = Mixed::run(&engine, input)
-        .await
-        .map(|out| out.report().clone());
-    let full = Mixed::report_with(Mixed::execute(&engine, input))
-        .await
-        .expect("the workflow is valid");
-    (fast, full)
+    both_paths!(Mixed, input)
+}
+
+#[test]
+fn complete_layers_are_run_in_order_and_any_other_graph_as_a_tree() {
+    const { assert!(__orchestrator_workflow_Layers::__ORCHESTRATOR_FUSED) };
+    const { assert!(__orchestrator_workflow_Diamond::__ORCHESTRATOR_FUSED) };
+    const { assert!(!__orchestrator_workflow_Mixed::__ORCHESTRATOR_FUSED) };
+    assert!(takes_static_path(
+        &engine(),
+        Layers::workflow(),
+        __orchestrator_workflow_Layers::__orchestrator_static_fits
+    ));
+}
+
+#[tokio::test]
+async fn layers_run_in_order_give_the_executors_report_whatever_the_steps_do() {
+    let out = Layers::run(&engine(), 2).await.expect("seed 2 succeeds");
+    assert_eq!((*out.scaled, *out.checked, *out.fragile), (6, 3, 2));
+    assert_eq!(*out.reported, "sum 11");
+    let shared = out.report().output::<String>("reported");
+    assert!(shared.is_some_and(|r| std::ptr::eq(r, &*out.reported)));
+    for step in out.report().steps() {
+        assert!(step.started_at().is_some(), "{} has a start", step.name());
+        assert!(step.duration().is_some(), "{} has a duration", step.name());
+    }
+    // 2: success; 40: `checked` fails; 7: `fragile` panics. Either way the
+    // rest of the layer runs, and every later layer is skipped.
+    for input in [2, 40, 7] {
+        let (fast, full) = both_paths!(Layers, input);
+        let fast = match fast {
+            Ok(report) => report,
+            Err(RunError::Failed { report, .. }) => *report,
+            Err(other) => panic!("seed {input}: {other}"),
+        };
+        assert_eq!(summary(&fast), summary(&full), "seed {input}");
+        if input != 2 {
+            assert_eq!(fast.status("scaled"), Some(StepStatus::Succeeded));
+            assert_eq!(fast.status("summed"), Some(StepStatus::Skipped));
+            assert_eq!(fast.status("reported"), Some(StepStatus::Skipped));
+        }
+    }
+    let Err(RunError::Failed { report, .. }) = Layers::run(&WorkflowEngine::new(), 2).await else {
+        panic!("`scaled` has no resource");
+    };
+    assert_eq!(report.status("scaled"), Some(StepStatus::Failed));
+    assert_eq!(report.status("checked"), Some(StepStatus::Succeeded));
+    assert_eq!(report.status("reported"), Some(StepStatus::Skipped));
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@
 use std::any::TypeId;
 use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,11 +125,12 @@ pin_project_lite::pin_project! {
     /// once would free nothing, and would put that state machine's whole
     /// drop code in every step's code, which the run walks through once
     /// per step.
-    pub struct Leaf<'a, T, F> {
+    pub struct Leaf<T, O, F> {
         #[pin]
         fut: F,
         done: bool,
-        out: &'a OnceLock<StepOutput<T>>,
+        out: O,
+        output: PhantomData<fn() -> T>,
     }
 }
 
@@ -145,7 +147,7 @@ pin_project_lite::pin_project! {
 /// The leaf of a step whose future is `fut` and whose output goes to `out`.
 /// A future does nothing until polled, so it may be made before its
 /// dependencies ran; it reads their outputs when first polled.
-pub fn leaf<T, F>(fut: F, out: &OnceLock<StepOutput<T>>) -> Leaf<'_, T, F>
+pub fn leaf<T, F>(fut: F, out: &OnceLock<StepOutput<T>>) -> Leaf<T, &OnceLock<StepOutput<T>>, F>
 where
     T: Send + Sync + 'static,
     F: Future<Output = Result<T, BoxError>>,
@@ -154,6 +156,44 @@ where
         fut,
         done: false,
         out,
+        output: PhantomData,
+    }
+}
+
+/// The leaf of a step of a fused run (see [`FusedRun`]): its output goes
+/// to `out`, a slot no other step reads while the step runs.
+pub fn fused_leaf<T, F>(
+    fut: F,
+    out: &mut Option<StepOutput<T>>,
+) -> Leaf<T, &mut Option<StepOutput<T>>, F>
+where
+    T: Send + Sync + 'static,
+    F: Future<Output = Result<T, BoxError>>,
+{
+    Leaf {
+        fut,
+        done: false,
+        out,
+        output: PhantomData,
+    }
+}
+
+/// Where a [`Leaf`] puts its step's typed output, for its dependents.
+pub trait Slot<T> {
+    /// Stores the output; a step finishes once, so this is called once.
+    fn put(&mut self, value: StepOutput<T>);
+}
+
+impl<T> Slot<T> for &OnceLock<StepOutput<T>> {
+    fn put(&mut self, value: StepOutput<T>) {
+        // Each slot is set once: the step finishes once.
+        let _ = self.set(value);
+    }
+}
+
+impl<T> Slot<T> for &mut Option<StepOutput<T>> {
+    fn put(&mut self, value: StepOutput<T>) {
+        **self = Some(value);
     }
 }
 
@@ -195,9 +235,10 @@ pub fn future_size<A, B, C, F: Future>(_make: &impl FnOnce(A, B, C) -> F) -> usi
     std::mem::size_of::<F>()
 }
 
-impl<T, F> Steps for Leaf<'_, T, F>
+impl<T, O, F> Steps for Leaf<T, O, F>
 where
     T: Send + Sync + 'static,
+    O: Slot<T>,
     F: Future<Output = Result<T, BoxError>>,
 {
     const LEN: usize = 1;
@@ -234,10 +275,9 @@ where
 /// Stores a step's output for its dependents and for the report: a small
 /// value inline in both, any other in one allocation both share.
 #[inline(never)]
-fn succeeded<T: Send + Sync + 'static>(value: T, out: &OnceLock<StepOutput<T>>) -> Finished {
+fn succeeded<T: Send + Sync + 'static, O: Slot<T>>(value: T, out: &mut O) -> Finished {
     let (erased, typed) = Output::with_typed(value);
-    // Each slot is set once: the step finishes once.
-    let _ = out.set(typed);
+    out.put(typed);
     Finished(Ok(erased))
 }
 
@@ -355,6 +395,377 @@ impl StaticRun {
             started_at,
             elapsed: clock::since(state.start),
             steps: state.records,
+        }
+    }
+}
+
+/// Records how `step` ended, started `started` and ended `now`
+/// nanoseconds after `epoch_nanos` (since the Unix epoch): its one
+/// attempt, timing, and output or failure (logged, as the executor logs
+/// it). Whether it succeeded.
+pub(crate) fn record_end(
+    records: &mut [StepReport],
+    wf: &WorkflowInner,
+    step: u32,
+    epoch_nanos: u64,
+    started: u64,
+    now: u64,
+    result: Result<Output, StepFailure>,
+) -> bool {
+    let record = &mut records[step as usize];
+    record.attempts = 1;
+    record.set_timing_nanos(
+        epoch_nanos.saturating_add(started),
+        Duration::from_nanos(now.saturating_sub(started)),
+    );
+    match result {
+        Ok(output) => {
+            record.output = Some(output);
+            record.status = Some(StepStatus::Succeeded);
+            true
+        }
+        Err(failure) => {
+            tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
+            record.status = Some(StepStatus::Failed);
+            record.detail_mut().failure = Some(failure);
+            false
+        }
+    }
+}
+
+/// A static run of a workflow whose steps form complete layers: every
+/// step of a layer depends on every step of the layer before (a pipeline,
+/// a fan-out and its fan-in, a chain). The earliest a step can start is
+/// then when the layer before it ends, so the generated code runs the
+/// layers in order, as a person would write them by hand: a layer of one
+/// step is awaited ([`FusedRun::step`]), a wider one is joined
+/// ([`FusedRun::layer`]); each step's future is made when its layer
+/// starts, from its dependencies' outputs, and each output goes to a
+/// plain slot of the run. No tree, no ready queue, no dependency counts.
+/// Made by [`StaticRun::fused`]; the report is the same as the executor's.
+pub struct FusedRun {
+    workflow: Arc<WorkflowInner>,
+    plan: Arc<Plan>,
+    run_id: u64,
+    records: Vec<StepReport>,
+    started_at: SystemTime,
+    epoch_nanos: u64,
+    start: Instant,
+    /// Nanoseconds since `start` at the last clock read: when the step
+    /// that finished last finished, so when the next one starts.
+    last: u64,
+    /// Steps left to start in this poll of the run before it yields.
+    budget: u32,
+    /// Whether every step so far succeeded.
+    clean: bool,
+}
+
+/// How many steps a run starts in one poll before it lets other tasks run
+/// (as the executor and the static path's driver do).
+const BUDGET: u32 = 1024;
+
+impl StaticRun {
+    /// This run as a [`FusedRun`], and what its steps read besides their
+    /// dependencies.
+    pub fn fused(self) -> (FusedRun, StaticEnv) {
+        let started_at = SystemTime::now();
+        let run = FusedRun {
+            records: self.workflow.pending_records(),
+            workflow: self.workflow,
+            plan: self.plan,
+            run_id: self.run_id,
+            started_at,
+            epoch_nanos: epoch_nanos(started_at),
+            start: clock::now(),
+            last: 0,
+            budget: BUDGET,
+            clean: true,
+        };
+        (run, self.env)
+    }
+}
+
+impl FusedRun {
+    /// Nanoseconds since the run started.
+    fn now(&self) -> u64 {
+        u64::try_from(clock::since(self.start).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Records how `step` ended; `false` (and the run is no longer clean)
+    /// when it did not succeed.
+    fn settle(&mut self, step: u32, started: u64, now: u64, result: Result<Output, StepFailure>) {
+        let wf = &*self.workflow;
+        if !record_end(
+            &mut self.records,
+            wf,
+            step,
+            self.epoch_nanos,
+            started,
+            now,
+            result,
+        ) {
+            self.clean = false;
+        }
+    }
+
+    /// When a step that is a layer of its own starts (ns since the run
+    /// started), or `None` when the run yields first (it started its
+    /// budget of steps in this poll; `cx` is woken to start this one).
+    /// Out of line: one copy, not one in every step's code.
+    #[inline(never)]
+    fn start_step(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        if self.budget == 0 {
+            self.budget = BUDGET;
+            cx.waker().wake_by_ref();
+            // The clock is read again when the step starts.
+            self.last = u64::MAX;
+            return None;
+        }
+        self.budget -= 1;
+        if self.last == u64::MAX {
+            self.last = self.now();
+        }
+        Some(self.last)
+    }
+
+    /// Runs step `step` (a layer of its own) to its end: its typed output,
+    /// or `None` when it failed or panicked (recorded as the executor
+    /// records it).
+    pub fn step<T, F>(&mut self, step: u32, fut: F) -> FusedStep<'_, T, F>
+    where
+        T: Send + Sync + 'static,
+        F: Future<Output = Result<T, BoxError>>,
+    {
+        FusedStep {
+            fut,
+            run: self,
+            step,
+            started: None,
+            output: PhantomData,
+        }
+    }
+
+    /// Runs the steps of one layer, `steps` (their positions in the
+    /// workflow, in the order of `tree`'s leaves), concurrently to their
+    /// ends, as `join!` would, but polling on a wake only the step that
+    /// was woken. Whether every step of the run so far succeeded.
+    pub fn layer<'r, S: Steps>(
+        &'r mut self,
+        steps: &'r [u32],
+        tree: Pin<&'r mut S>,
+    ) -> FusedLayer<'r, S> {
+        FusedLayer {
+            run: self,
+            steps,
+            tree,
+            started: false,
+            running: Vec::new(),
+            live: 0,
+            first_polled: Vec::new(),
+            wakes: Arc::default(),
+            to_poll: Vec::new(),
+        }
+    }
+
+    /// The run's report. Steps that never started (after a layer that did
+    /// not all succeed) are skipped, with the executor's reasons, in
+    /// `order` (every step, each after its dependencies).
+    pub fn finish(mut self, order: &[u32]) -> RunReport {
+        let wf = &*self.workflow;
+        if !self.clean {
+            for &step in order {
+                let Some(record) = self.records.get(step as usize) else {
+                    continue;
+                };
+                if record.status.is_some() {
+                    continue;
+                }
+                let deps = self.plan.deps(wf, step as usize);
+                let reason = skip_reason(TriggerRule::AllSuccess, deps, &self.records, wf);
+                let record = &mut self.records[step as usize];
+                record.status = Some(StepStatus::Skipped);
+                record.detail_mut().reason = Some(reason);
+            }
+        }
+        RunReport {
+            index: Some(Arc::clone(&self.plan.index)),
+            workflow: wf.name.clone(),
+            run_id: self.run_id,
+            outcome: RunOutcome::Completed,
+            started_at: self.started_at,
+            elapsed: clock::since(self.start),
+            steps: self.records,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A step of a [`FusedRun`] that is a layer of its own, run to its
+    /// end: made by [`FusedRun::step`].
+    pub struct FusedStep<'r, T, F> {
+        #[pin]
+        fut: F,
+        run: &'r mut FusedRun,
+        step: u32,
+        // When it was first polled (ns since the run started); `u64::MAX`
+        // once it finished.
+        started: Option<u64>,
+        output: PhantomData<fn() -> T>,
+    }
+}
+
+impl<T, F> Future for FusedStep<'_, T, F>
+where
+    T: Send + Sync + 'static,
+    F: Future<Output = Result<T, BoxError>>,
+{
+    type Output = Option<StepOutput<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let started = match *this.started {
+            Some(u64::MAX) => return Poll::Ready(None),
+            Some(started) => started,
+            None => match this.run.start_step(cx) {
+                Some(started) => *this.started.insert(started),
+                None => return Poll::Pending,
+            },
+        };
+        let fut = this.fut;
+        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(value))) => Ok(value),
+            Ok(Poll::Ready(Err(error))) => Err(failed(error)),
+            Err(payload) => Err(panicked(payload)),
+        };
+        *this.started = Some(u64::MAX);
+        Poll::Ready(fused_end(this.run, *this.step, started, result))
+    }
+}
+
+/// Records how a step of a fused run ended: out of line, generic over the
+/// output type alone (steps with the same output type share it).
+#[inline(never)]
+fn fused_end<T: Send + Sync + 'static>(
+    run: &mut FusedRun,
+    step: u32,
+    started: u64,
+    result: Result<T, Finished>,
+) -> Option<StepOutput<T>> {
+    let now = run.now();
+    run.last = now;
+    match result {
+        Ok(value) => {
+            let (erased, typed) = Output::with_typed(value);
+            run.settle(step, started, now, Ok(erased));
+            Some(typed)
+        }
+        Err(Finished(result)) => {
+            run.settle(step, started, now, result);
+            None
+        }
+    }
+}
+
+/// A layer of a [`FusedRun`], joined: made by [`FusedRun::layer`].
+pub struct FusedLayer<'r, S> {
+    run: &'r mut FusedRun,
+    steps: &'r [u32],
+    tree: Pin<&'r mut S>,
+    started: bool,
+    /// The steps that returned `Pending`, by slot (a step's waker names
+    /// its slot); `None` once finished.
+    running: Vec<Option<Running>>,
+    live: usize,
+    /// Slots last polled with the run's own waker.
+    first_polled: Vec<u32>,
+    wakes: Arc<Wakes>,
+    to_poll: Vec<u32>,
+}
+
+impl<S: Steps> Future for FusedLayer<'_, S> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let this = self.get_mut();
+        let run = &mut *this.run;
+        if !this.started {
+            this.started = true;
+            run.budget = run
+                .budget
+                .saturating_sub(u32::try_from(S::LEN).unwrap_or(u32::MAX));
+            // Each step is first polled in turn: one started right after
+            // another finished starts when that one finished; one started
+            // after another began waiting, when it began waiting.
+            let mut now = if run.last == u64::MAX {
+                run.now()
+            } else {
+                run.last
+            };
+            for (position, &step) in this.steps.iter().enumerate().take(S::LEN) {
+                let started = now;
+                let polled = this.tree.as_mut().advance(position, cx);
+                now = run.now();
+                match polled {
+                    Poll::Pending => {
+                        let slot = u32::try_from(this.running.len()).unwrap_or(u32::MAX);
+                        this.running.push(Some(Running {
+                            step: u32::try_from(position).unwrap_or(u32::MAX),
+                            started,
+                            waker: None,
+                        }));
+                        this.first_polled.push(slot);
+                        this.live += 1;
+                    }
+                    Poll::Ready(Finished(result)) => run.settle(step, started, now, result),
+                }
+            }
+            run.last = now;
+        } else if this.live > 0 {
+            let mut to_poll = std::mem::take(&mut this.to_poll);
+            {
+                let mut inner = this.wakes.lock();
+                if !inner.run.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    inner.run = Some(cx.waker().clone());
+                }
+                to_poll.append(&mut inner.woken);
+            }
+            to_poll.append(&mut this.first_polled);
+            for slot in to_poll.drain(..) {
+                let Some(running) = this.running.get_mut(slot as usize).and_then(Option::as_mut)
+                else {
+                    continue;
+                };
+                let (own, waker) = running.waker.get_or_insert_with(|| {
+                    let own = Arc::new(StepWaker {
+                        wakes: Arc::clone(&this.wakes),
+                        slot,
+                        queued: AtomicBool::new(false),
+                    });
+                    let waker = Waker::from(Arc::clone(&own));
+                    (own, waker)
+                });
+                own.queued.store(false, Ordering::Release);
+                let position = running.step as usize;
+                let started = running.started;
+                let mut step_cx = Context::from_waker(waker);
+                if let Poll::Ready(Finished(result)) =
+                    this.tree.as_mut().advance(position, &mut step_cx)
+                {
+                    this.running[slot as usize] = None;
+                    this.live -= 1;
+                    let now = run.now();
+                    run.last = now;
+                    // A position comes from `steps` (the first poll).
+                    run.settle(this.steps[position], started, now, result);
+                }
+            }
+            this.to_poll = to_poll;
+        }
+        if this.live == 0 {
+            Poll::Ready(run.clean)
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -580,23 +991,16 @@ impl State {
         now: u64,
         result: Result<Output, StepFailure>,
     ) {
-        let record = &mut self.records[step as usize];
-        record.attempts = 1;
-        record.set_timing_nanos(
-            self.epoch_nanos.saturating_add(started),
-            Duration::from_nanos(now.saturating_sub(started)),
-        );
-        match result {
-            Ok(output) => {
-                record.output = Some(output);
-                record.status = Some(StepStatus::Succeeded);
-            }
-            Err(failure) => {
-                tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
-                record.status = Some(StepStatus::Failed);
-                record.detail_mut().failure = Some(failure);
-                self.clean = false;
-            }
+        if !record_end(
+            &mut self.records,
+            wf,
+            step,
+            self.epoch_nanos,
+            started,
+            now,
+            result,
+        ) {
+            self.clean = false;
         }
         if self.clean {
             // Every step final so far succeeded (the common case): a
@@ -742,6 +1146,173 @@ mod tests {
         // wake would be about WIDTH / 2 polls per step.
         let most = polls.iter().max().copied().unwrap_or(0);
         assert!(most <= 3, "a step was polled {most} times: {polls:?}");
+    }
+
+    /// A step function for the fused tests: its output after a yield.
+    async fn yields(value: u32) -> Result<u32, BoxError> {
+        tokio::task::yield_now().await;
+        Ok(value)
+    }
+
+    #[tokio::test]
+    async fn a_fused_layer_polls_on_a_wake_only_the_step_woken() {
+        let wf = fan_out(WIDTH);
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        let root = run.step(0, async { Ok::<u32, BoxError>(0) }).await;
+        assert_eq!(root.map(|r| *r), Some(0));
+        let mut senders = Vec::new();
+        let polls: Vec<std::sync::atomic::AtomicU32> = (0..WIDTH)
+            .map(|_| std::sync::atomic::AtomicU32::new(0))
+            .collect();
+        let mut outs: Vec<Option<StepOutput<u32>>> = (0..WIDTH).map(|_| None).collect();
+        // One leaf per dependent, each waiting for its own message; they
+        // arrive one at a time, each in its own wake of the run.
+        let mut leaves = Vec::new();
+        for (i, out) in outs.iter_mut().enumerate() {
+            let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+            senders.push(tx);
+            let polls = &polls[i];
+            let mut rx = Box::pin(rx);
+            let fut = std::future::poll_fn(move |cx| {
+                polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                rx.as_mut().poll(cx).map(|got| got.map_err(BoxError::from))
+            });
+            leaves.push(Box::pin(fused_leaf(fut, out)));
+        }
+        tokio::spawn(async move {
+            for tx in senders.into_iter().rev() {
+                tokio::task::yield_now().await;
+                let _ = tx.send(1);
+            }
+        });
+        let steps: Vec<u32> = (1..=WIDTH as u32).collect();
+        {
+            let mut tree = std::pin::pin!(Many(leaves));
+            assert!(
+                run.layer(&steps, tree.as_mut()).await,
+                "every step succeeded"
+            );
+        }
+        let most = polls
+            .iter()
+            .map(|p| p.load(std::sync::atomic::Ordering::Relaxed))
+            .max();
+        assert!(most.unwrap_or(0) <= 3, "a step was polled {most:?} times");
+        assert!(outs.iter().all(|o| o.as_deref() == Some(&1)));
+        let order: Vec<u32> = (0..=WIDTH as u32).collect();
+        let report = run.finish(&order);
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.output::<u32>("s7"), Some(&1));
+        assert_eq!(report.status("root"), Some(StepStatus::Succeeded));
+    }
+
+    /// How many steps wide the fused layer under test is.
+    const WIDTH: usize = 200;
+
+    /// The `WIDTH` leaves of a test layer, in a `Vec` (the generated code
+    /// builds a tree of pairs).
+    struct Many<L>(Vec<Pin<Box<L>>>);
+
+    impl<L: Steps> Steps for Many<L> {
+        const LEN: usize = WIDTH;
+        fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished> {
+            match self.get_mut().0.get_mut(step) {
+                Some(leaf) => leaf.as_mut().advance(0, cx),
+                None => no_such_step(step),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_fused_step_skips_every_later_layer_with_the_executors_reasons() {
+        let mut wf = Workflow::new("chain");
+        wf.add_step("a", |_ctx: StepContext| async { Ok::<_, BoxError>(1u32) });
+        wf.add_step("b", |_ctx: StepContext| async { Ok::<_, BoxError>(2u32) })
+            .depends_on(["a"]);
+        wf.add_step("c", |_ctx: StepContext| async { Ok::<_, BoxError>(3u32) })
+            .depends_on(["b"]);
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        assert!(run.step(0, yields(1)).await.is_some());
+        let failed = run
+            .step(1, async { Err::<u32, BoxError>("no luck".into()) })
+            .await;
+        assert!(failed.is_none());
+        let report = run.finish(&[0, 1, 2]);
+        let full = WorkflowEngine::new()
+            .execute(&{
+                let mut wf = Workflow::new("chain");
+                wf.add_step("a", |_ctx: StepContext| async { Ok::<_, BoxError>(1u32) });
+                wf.add_step("b", |_ctx: StepContext| async {
+                    Err::<u32, BoxError>("no luck".into())
+                })
+                .depends_on(["a"]);
+                wf.add_step("c", |_ctx: StepContext| async { Ok::<_, BoxError>(3u32) })
+                    .depends_on(["b"]);
+                wf
+            })
+            .await
+            .expect("a valid workflow");
+        for step in ["a", "b", "c"] {
+            assert_eq!(report.status(step), full.status(step), "{step}");
+            let reason =
+                |r: &RunReport| r.step(step).and_then(|s| s.reason().map(|r| r.to_string()));
+            assert_eq!(reason(&report), reason(&full), "{step}");
+        }
+        assert_eq!(report.status("c"), Some(StepStatus::Skipped));
+        let panicked = {
+            let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+                .expect("a plain workflow")
+                .fused();
+            let out = run
+                .step(0, async {
+                    panic!("step a panics");
+                    #[allow(unreachable_code)]
+                    Ok::<u32, BoxError>(0)
+                })
+                .await;
+            assert!(out.is_none());
+            run.finish(&[0, 1, 2])
+        };
+        let a = panicked.step("a").expect("a is a step");
+        assert!(a.failure().is_some_and(|f| f.is_panic()));
+        assert_eq!(panicked.status("c"), Some(StepStatus::Skipped));
+    }
+
+    #[test]
+    fn a_long_fused_chain_lets_other_tasks_run_every_budget_of_steps() {
+        let steps = BUDGET as usize + 10;
+        let mut wf = Workflow::new("long");
+        for i in 0..steps {
+            let step = wf.add_step(format!("s{i}"), |_ctx: StepContext| async {
+                Ok::<_, BoxError>(0u32)
+            });
+            if i > 0 {
+                step.depends_on([format!("s{}", i - 1)]);
+            }
+        }
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        let mut chain = std::pin::pin!(async move {
+            for i in 0..steps {
+                run.step(i as u32, async { Ok::<u32, BoxError>(0) }).await;
+            }
+            run.finish(&[])
+        });
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            chain.as_mut().poll(&mut cx).is_pending(),
+            "the run yields after {BUDGET} steps that never wait"
+        );
+        let Poll::Ready(report) = chain.as_mut().poll(&mut cx) else {
+            panic!("the rest of the chain runs on the next poll");
+        };
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.steps().len(), steps);
     }
 
     #[tokio::test]

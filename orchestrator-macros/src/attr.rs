@@ -248,7 +248,7 @@ fn parse_names(meta: &Meta, key: &str, example: &str, errors: &mut Errors) -> Ve
         return Vec::new();
     };
     let items: Vec<&Expr> = match value {
-        Expr::Array(array) => array.elems.iter().collect(),
+        Expr::Array(array) => array.elems.iter().map(ungrouped).collect(),
         other => vec![other],
     };
     let mut names: Vec<LitStr> = Vec::new();
@@ -308,9 +308,18 @@ fn unknown_key_message(key: &str) -> String {
     }
 }
 
+/// `expr` without the invisible groups a `macro_rules!` wraps around a
+/// fragment it passes on (a `$name:literal` in `depends_on = [$name]`).
+fn ungrouped(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Group(group) => ungrouped(&group.expr),
+        other => other,
+    }
+}
+
 fn value<'a>(meta: &'a Meta, key: &str, example: &str, errors: &mut Errors) -> Option<&'a Expr> {
     match meta {
-        Meta::NameValue(nv) => Some(&nv.value),
+        Meta::NameValue(nv) => Some(ungrouped(&nv.value)),
         _ => {
             errors.at(meta, format!("`{key}` needs a value: write `{example}`"));
             None

@@ -278,6 +278,10 @@ enum Access {
     /// The static path's locals: each dependency's output slot
     /// (`__orchestrator_r{index}`), the input and the environment.
     Static,
+    /// The fused static path's locals: each dependency's output
+    /// (`__orchestrator_r{index}`, set before the step's future is made),
+    /// the input and the environment.
+    Fused,
 }
 
 /// The expression that runs step `index` once its parameters are read:
@@ -297,7 +301,7 @@ fn step_body(
     let step = &finish.steps[index];
     let path = &step.path;
     let step_name = step.ident.to_string();
-    if access == Access::Static && step.kind == StepKind::Composite {
+    if access != Access::Context && step.kind == StepKind::Composite {
         return None;
     }
     let mut lets = Vec::new();
@@ -317,11 +321,16 @@ fn step_body(
             None => quote!(<#path as #private::Param<#param_index>>::Type),
         };
         let static_output = || -> Option<TokenStream> {
-            let slot = format_ident!("__orchestrator_r{}", dep?);
+            let slot = read_ident(dep?);
             Some(quote!(#private::output(#slot, #step_name, #dep_name)))
+        };
+        let fused_output = || -> Option<TokenStream> {
+            let value = read_ident(dep?);
+            Some(quote!(::core::result::Result::<_, #krate::BoxError>::Ok(&**#value)))
         };
         let getter = match (param.kind, access) {
             (ParamKind::Dependency | ParamKind::Each, Access::Static) => static_output()?,
+            (ParamKind::Dependency | ParamKind::Each, Access::Fused) => fused_output()?,
             (ParamKind::Dependency, Access::Context) => {
                 let output = dependency_output();
                 quote!(__orchestrator_ctx.output::<#output>(#dep_name))
@@ -336,13 +345,13 @@ fn step_body(
                 quote!(__orchestrator_ctx.output::<#output>(#dep_name))
             }
             (ParamKind::Input, Access::Context) => quote!(__orchestrator_ctx.input::<#input_ty>()),
-            (ParamKind::Input, Access::Static) => quote!(
+            (ParamKind::Input, Access::Static | Access::Fused) => quote!(
                 ::core::result::Result::<&#input_ty, #krate::BoxError>::Ok(__orchestrator_input)
             ),
             (ParamKind::Resource, Access::Context) => quote!(
                 __orchestrator_ctx.resource::<<#path as #private::Param<#param_index>>::Type>()
             ),
-            (ParamKind::Resource, Access::Static) => quote!(
+            (ParamKind::Resource, Access::Static | Access::Fused) => quote!(
                 __orchestrator_env.resource::<<#path as #private::Param<#param_index>>::Type>(#step_name)
             ),
         };
@@ -358,7 +367,7 @@ fn step_body(
         // `ContextError` returned by value would be copied in every step.
         let error = match access {
             Access::Context => quote!(#private::context_error(error)),
-            Access::Static => quote!(error),
+            Access::Static | Access::Fused => quote!(error),
         };
         lets.push((
             binding,
@@ -430,11 +439,19 @@ fn step_body(
 
 /// The static path's functions, associated with the workflow's hidden
 /// companion type: one `async fn` per step making its future, the run
-/// function (every step's output slot and future in this one future, the
-/// futures in a balanced tree of leaves polled by position, see
-/// `orchestrator_core::dsl::StaticRun`), whether the steps' futures are
-/// small enough for it, and the out-of-line function that boxes its
-/// future. `None` when a step cannot take it.
+/// function, whether the steps' futures are small enough for it, and the
+/// out-of-line function that boxes its future. `None` when a step cannot
+/// take it.
+///
+/// The run function takes one of two shapes. When the steps form complete
+/// layers (every step of a layer depends on every step of the layer
+/// before: a chain, a fan-out and its fan-in), it runs the layers in order
+/// (see `orchestrator_core::dsl::FusedRun`): a step's future is made when
+/// its layer starts, from its dependencies' outputs, so it holds plain
+/// references to them. Otherwise every step's output slot and future live
+/// in the run's future, the futures in a balanced tree of leaves polled by
+/// position as their dependencies succeed (see
+/// `orchestrator_core::dsl::StaticRun`).
 fn static_run(
     finish: &Finish,
     graph: &Graph,
@@ -445,14 +462,15 @@ fn static_run(
     let idents: Vec<_> = finish.steps.iter().map(|step| &step.ident).collect();
     let krate = &finish.krate;
     let private = quote!(#krate::__private);
+    let layers = complete_layers(finish, graph);
+    let access = match layers {
+        Some(_) => Access::Fused,
+        None => Access::Static,
+    };
     let bodies = (0..finish.steps.len())
-        .map(|index| step_body(finish, graph, index, input_ty, Access::Static))
+        .map(|index| step_body(finish, graph, index, input_ty, access))
         .collect::<Option<Vec<_>>>()?;
     let indices: Vec<usize> = (0..finish.steps.len()).collect();
-    let refs: Vec<_> = indices
-        .iter()
-        .map(|i| format_ident!("__orchestrator_r{}", i))
-        .collect();
     let fields: Vec<_> = indices.iter().map(|&i| syn::Index::from(i)).collect();
     let output_type = |index: usize| {
         let path = &finish.steps[index].path;
@@ -468,81 +486,72 @@ fn static_run(
         .iter()
         .map(|i| format_ident!("__orchestrator_static_step{}", i))
         .collect();
-    let mut maker_fns = Vec::new();
-    let mut maker_calls = Vec::new();
-    for (index, (body, maker)) in bodies.iter().zip(&makers).enumerate() {
-        let step = &finish.steps[index];
-        let mut deps: Vec<usize> = step
-            .params
-            .iter()
-            .filter(|p| matches!(p.kind, ParamKind::Dependency | ParamKind::Each))
-            .filter_map(|p| graph.dependency(finish, index, &p.ident.to_string()))
-            .collect();
-        deps.sort_unstable();
-        deps.dedup();
-        let dep_refs: Vec<_> = deps.iter().map(|&d| &refs[d]).collect();
-        let dep_fields: Vec<_> = deps.iter().map(|&d| syn::Index::from(d)).collect();
-        let dep_types = deps.iter().map(|&d| output_type(d));
+    let deps: Vec<Vec<usize>> = indices
+        .iter()
+        .map(|&index| {
+            let mut deps: Vec<usize> = finish.steps[index]
+                .params
+                .iter()
+                .filter(|p| matches!(p.kind, ParamKind::Dependency | ParamKind::Each))
+                .filter_map(|p| graph.dependency(finish, index, &p.ident.to_string()))
+                .collect();
+            deps.sort_unstable();
+            deps.dedup();
+            deps
+        })
+        .collect();
+    let maker_fns = bodies.iter().enumerate().map(|(index, body)| {
+        let maker = &makers[index];
+        let dep_refs = deps[index].iter().map(|&d| read_ident(d));
+        // The fused run makes a step's future once its dependencies
+        // succeeded: it reads their outputs; the tree makes every future
+        // first and reads the slots when the step starts.
+        let dep_types = deps[index].iter().map(|&d| {
+            let output = output_type(d);
+            match access {
+                Access::Fused => quote!(&'a #krate::StepOutput<#output>),
+                _ => quote!(&'a ::std::sync::OnceLock<#krate::StepOutput<#output>>),
+            }
+        });
         let own = &output_types[index];
-        maker_fns.push(quote! {
+        quote! {
             #[allow(unused_variables, clippy::needless_lifetimes)]
             async fn #maker<'a>(
-                ( #(#dep_refs,)* ): ( #( &'a ::std::sync::OnceLock<#krate::StepOutput<#dep_types>>, )* ),
+                ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
                 __orchestrator_input: &'a #input_ty,
                 __orchestrator_env: &'a #private::StaticEnv,
             ) -> ::core::result::Result<#own, #krate::BoxError> #body
-        });
-        maker_calls.push(quote! {
-            #companion::#maker((#(&__orchestrator_outs_ref.#dep_fields,)*), __orchestrator_input, __orchestrator_env)
-        });
-    }
-    let leaves: Vec<_> = maker_calls
-        .iter()
-        .zip(&fields)
-        .map(|(call, field)| quote!(#private::leaf(#call, &__orchestrator_outs_ref.#field)))
-        .collect();
-    // In a debug build, past `CHUNK` steps, the leaves are built in chunks,
-    // each by its own function into its own box: a debug build's stack
-    // frame keeps every temporary of the values it builds in a slot of its
-    // own, so one expression building every step's future needed about a
-    // kilobyte of stack per step, and a workflow of a few thousand steps
-    // overflowed a tokio worker's 2 MiB stack. A release build reuses the
-    // slots (about 150 bytes of stack per trivial step) and keeps the one
-    // expression: a box per chunk cost it 10-40 % in time per step, and
-    // made its times spread (the boxes come and go from the heap's top).
-    let tree = step_tree(&private, &leaves);
-    let mut chunk_fns = Vec::new();
-    let steps_let = if leaves.len() <= CHUNK {
-        quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree);)
-    } else {
-        let mut calls = Vec::new();
-        for (i, chunk) in leaves.chunks(CHUNK).enumerate() {
-            let chunk_fn = format_ident!("__orchestrator_chunk{}", i);
-            let subtree = step_tree(&private, chunk);
-            chunk_fns.push(quote! {
-                #[cfg(debug_assertions)]
-                fn #chunk_fn<'a>(
-                    __orchestrator_outs_ref: &'a __OrchestratorOuts,
-                    __orchestrator_input: &'a #input_ty,
-                    __orchestrator_env: &'a #private::StaticEnv,
-                ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
-                    ::std::boxed::Box::pin(#subtree)
-                }
-            });
-            calls.push(quote! {
-                #chunk_fn(__orchestrator_outs_ref, __orchestrator_input, __orchestrator_env)
-            });
         }
-        let chunked = step_tree(&private, &calls);
-        quote! {
-            #[cfg(debug_assertions)]
-            let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
-            #[cfg(not(debug_assertions))]
-            let mut __orchestrator_steps = ::core::pin::pin!(#tree);
-        }
+    });
+    let parts = Parts {
+        private: &private,
+        krate,
+        companion,
+        makers: &makers,
+        deps: &deps,
+        input_ty,
+        output_types: &output_types,
     };
+    let (slot, take, run) = match &layers {
+        Some(layers) => (
+            quote!(::core::option::Option),
+            quote!(::core::option::Option::take),
+            fused_body(&parts, layers),
+        ),
+        None => (
+            quote!(::std::sync::OnceLock),
+            quote!(::std::sync::OnceLock::take),
+            tree_body(&parts),
+        ),
+    };
+    let fused = layers.is_some();
     Some(quote! {
         #(#maker_fns)*
+
+        /// Whether the run function runs the layers in order (the steps
+        /// form complete layers) rather than a tree of every step.
+        #[allow(dead_code)]
+        const __ORCHESTRATOR_FUSED: bool = #fused;
 
         /// Whether the steps' futures are small enough for the static path
         /// (see `orchestrator_core::dsl::fits_static`); the executor, which
@@ -579,8 +588,7 @@ fn static_run(
             __orchestrator_run: #private::StaticRun,
             __orchestrator_input: &#input_ty,
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
-            type __OrchestratorOuts = ( #( ::std::sync::OnceLock<#krate::StepOutput<#output_types>>, )* );
-            #(#chunk_fns)*
+            type __OrchestratorOuts = ( #( #slot<#krate::StepOutput<#output_types>>, )* );
             // Once the steps are gone, the typed outputs move out of their
             // slots (the report holds the same values, erased), with no
             // lookup or downcast; in a plain function, so nothing of it is
@@ -595,7 +603,7 @@ fn static_run(
                 // own clean-up of all the slots still held, for the square of
                 // the steps in code: 24 minutes to build two 1,000-step
                 // workflows.)
-                match ( #( ::std::sync::OnceLock::take(&mut __orchestrator_outs.#fields), )* ) {
+                match ( #( #take(&mut __orchestrator_outs.#fields), )* ) {
                     ( #(::core::option::Option::Some(#idents),)* ) => {
                         ::core::result::Result::Ok(#output_name {
                             #(#idents,)*
@@ -607,29 +615,356 @@ fn static_run(
                     _ => #output_name::from_report(__orchestrator_report),
                 }
             }
-            let __orchestrator_env = __orchestrator_run.env();
-            // Every step's output slot in one tuple and every future in one
-            // tree: a `let` per step would nest one scope per step, and
-            // thousands of nested scopes overflow LLVM's stack.
-            let __orchestrator_outs: __OrchestratorOuts = ( #( ::std::sync::OnceLock::<#krate::StepOutput<#output_types>>::new(), )* );
-            let __orchestrator_report = {
-                let __orchestrator_outs_ref = &__orchestrator_outs;
-                // Each step's future is made here and first polled once its
-                // dependencies succeeded (a future does nothing until polled).
-                #steps_let
-                __orchestrator_run
-                    .drive(|__orchestrator_step, __orchestrator_cx| {
-                        #private::Steps::advance(
-                            __orchestrator_steps.as_mut(),
-                            __orchestrator_step,
-                            __orchestrator_cx,
-                        )
-                    })
-                    .await
-            };
-            __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+            // Every step's output slot in one tuple: a `let` per step
+            // would nest one scope per step, and thousands of nested
+            // scopes overflow LLVM's stack.
+            #[allow(unused_mut)]
+            let mut __orchestrator_outs: __OrchestratorOuts = ( #( <#slot<#krate::StepOutput<#output_types>> as ::core::default::Default>::default(), )* );
+            #run
         }
     })
+}
+
+/// What both shapes of the static run function are made from.
+struct Parts<'p> {
+    private: &'p TokenStream,
+    krate: &'p TokenStream,
+    companion: &'p syn::Ident,
+    /// The function making each step's future.
+    makers: &'p [syn::Ident],
+    /// Each step's dependencies that it reads, sorted.
+    deps: &'p [Vec<usize>],
+    input_ty: &'p TokenStream,
+    /// Each step's output type.
+    output_types: &'p [TokenStream],
+}
+
+/// The local (and the maker's parameter) holding the output of step `dep`.
+fn read_ident(dep: usize) -> syn::Ident {
+    format_ident!("__orchestrator_r{}", dep)
+}
+
+/// The layers of the workflow's steps (each step's layer is one more than
+/// its deepest dependency's), when every step of a layer depends on every
+/// step of the layer before; `None` otherwise.
+fn complete_layers(finish: &Finish, graph: &Graph) -> Option<Vec<Vec<usize>>> {
+    let count = finish.steps.len();
+    let deps: Vec<Vec<usize>> = graph
+        .deps
+        .iter()
+        .map(|deps| {
+            let mut deps: Vec<usize> = deps.iter().flatten().copied().collect();
+            deps.sort_unstable();
+            deps.dedup();
+            deps
+        })
+        .collect();
+    // Kahn's order: a step's layer is known once its dependencies' are.
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents = vec![Vec::new(); count];
+    for (step, deps) in deps.iter().enumerate() {
+        for &dep in deps {
+            dependents[dep].push(step);
+        }
+    }
+    let mut level = vec![0usize; count];
+    let mut ready: Vec<usize> = (0..count).filter(|&s| waiting[s] == 0).collect();
+    let mut seen = 0;
+    while let Some(step) = ready.pop() {
+        seen += 1;
+        for &next in &dependents[step] {
+            level[next] = level[next].max(level[step] + 1);
+            waiting[next] -= 1;
+            if waiting[next] == 0 {
+                ready.push(next);
+            }
+        }
+    }
+    if seen != count {
+        return None;
+    }
+    let depth = level.iter().max().map_or(0, |deepest| deepest + 1);
+    let mut layers = vec![Vec::new(); depth];
+    for (step, &level) in level.iter().enumerate() {
+        layers[level].push(step);
+    }
+    let complete = (0..count).all(|step| {
+        level[step] == 0 || {
+            let before = level[step] - 1;
+            let joined = deps[step].iter().filter(|&&d| level[d] == before).count();
+            joined == layers[before].len()
+        }
+    });
+    complete.then_some(layers)
+}
+
+/// How many single-step layers in a row one generated function runs.
+const CHAIN_CHUNK: usize = 64;
+
+/// The fused run function's body: the layers in order, each a generated
+/// `async fn` (a run of single-step layers, up to `CHAIN_CHUNK`, shares
+/// one), every step's output in a plain slot, then the report.
+fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
+    let Parts {
+        private,
+        krate,
+        companion,
+        makers,
+        deps,
+        input_ty,
+        output_types,
+    } = parts;
+    // The reads of a step's (or a layer's) dependencies: each slot is set,
+    // as every earlier layer succeeded; `false` should one not be.
+    let reads = |deps: &[usize]| {
+        let names = deps.iter().map(|&d| read_ident(d));
+        let fields = deps.iter().map(|&d| syn::Index::from(d));
+        quote! {
+            let ( #(#names,)* ) = ( #(
+                match &__orchestrator_outs.#fields {
+                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::None => return false,
+                },
+            )* );
+        }
+    };
+    let make = |step: usize| {
+        let maker = &makers[step];
+        let refs = deps[step].iter().map(|&d| read_ident(d));
+        quote!(#companion::#maker((#(#refs,)*), __orchestrator_input, __orchestrator_env))
+    };
+    let mut segments = Vec::new();
+    let mut fns = Vec::new();
+    let mut i = 0;
+    while i < layers.len() {
+        let segment = format_ident!("__orchestrator_layer{}", i);
+        let body = if layers[i].len() == 1 {
+            let mut steps = Vec::new();
+            while i < layers.len() && layers[i].len() == 1 && steps.len() < CHAIN_CHUNK {
+                let step = layers[i][0];
+                let read = reads(&deps[step]);
+                let call = make(step);
+                let field = syn::Index::from(step);
+                let position = u32::try_from(step).unwrap_or(u32::MAX);
+                steps.push(quote! {
+                    {
+                        #read
+                        match __orchestrator_fused.step(#position, #call).await {
+                            ::core::option::Option::Some(value) => {
+                                __orchestrator_outs.#field = ::core::option::Option::Some(value);
+                            }
+                            ::core::option::Option::None => return false,
+                        }
+                    }
+                });
+                i += 1;
+            }
+            quote!( #(#steps)* true )
+        } else {
+            let layer = &layers[i];
+            let mut layer_deps: Vec<usize> = layer.iter().flat_map(|&s| deps[s].clone()).collect();
+            layer_deps.sort_unstable();
+            layer_deps.dedup();
+            let read = reads(&layer_deps);
+            let writes: Vec<_> = layer
+                .iter()
+                .map(|&s| format_ident!("__orchestrator_w{}", s))
+                .collect();
+            let write_fields = layer.iter().map(|&s| syn::Index::from(s));
+            let leaf = |step: usize| {
+                let call = make(step);
+                let write = format_ident!("__orchestrator_w{}", step);
+                quote!(#private::fused_leaf(#call, #write))
+            };
+            let leaves: Vec<_> = layer.iter().map(|&s| leaf(s)).collect();
+            let tree = step_tree(private, &leaves);
+            // As in the tree's shape (see `tree_body`): a debug build makes
+            // a wide layer's futures in boxed chunks, each in a function of
+            // its own, so no stack frame holds them all.
+            let steps_let = if layer.len() <= CHUNK {
+                quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree);)
+            } else {
+                let mut chunk_fns = Vec::new();
+                let mut calls = Vec::new();
+                for (c, chunk) in layer.chunks(CHUNK).enumerate() {
+                    let chunk_fn = format_ident!("__orchestrator_chunk{}", c);
+                    let mut chunk_deps: Vec<usize> =
+                        chunk.iter().flat_map(|&s| deps[s].clone()).collect();
+                    chunk_deps.sort_unstable();
+                    chunk_deps.dedup();
+                    let dep_names: Vec<_> = chunk_deps.iter().map(|&d| read_ident(d)).collect();
+                    let dep_types = chunk_deps.iter().map(|&d| {
+                        let output = &output_types[d];
+                        quote!(&'a #krate::StepOutput<#output>)
+                    });
+                    let chunk_writes: Vec<_> = chunk
+                        .iter()
+                        .map(|&s| format_ident!("__orchestrator_w{}", s))
+                        .collect();
+                    let write_types = chunk.iter().map(|&s| {
+                        let output = &output_types[s];
+                        quote!(&'a mut ::core::option::Option<#krate::StepOutput<#output>>)
+                    });
+                    let subtree =
+                        step_tree(private, &chunk.iter().map(|&s| leaf(s)).collect::<Vec<_>>());
+                    chunk_fns.push(quote! {
+                        #[cfg(debug_assertions)]
+                        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+                        fn #chunk_fn<'a>(
+                            ( #(#dep_names,)* ): ( #(#dep_types,)* ),
+                            ( #(#chunk_writes,)* ): ( #(#write_types,)* ),
+                            __orchestrator_input: &'a #input_ty,
+                            __orchestrator_env: &'a #private::StaticEnv,
+                        ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
+                            ::std::boxed::Box::pin(#subtree)
+                        }
+                    });
+                    calls.push(quote! {
+                        #chunk_fn((#(#dep_names,)*), (#(#chunk_writes,)*), __orchestrator_input, __orchestrator_env)
+                    });
+                }
+                let chunked = step_tree(private, &calls);
+                quote! {
+                    #(#chunk_fns)*
+                    #[cfg(debug_assertions)]
+                    let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
+                    #[cfg(not(debug_assertions))]
+                    let mut __orchestrator_steps = ::core::pin::pin!(#tree);
+                }
+            };
+            let positions = layer.iter().map(|&s| u32::try_from(s).unwrap_or(u32::MAX));
+            i += 1;
+            quote! {
+                #read
+                let ( #(#writes,)* ) = ( #( &mut __orchestrator_outs.#write_fields, )* );
+                #steps_let
+                __orchestrator_fused
+                    .layer(&[ #(#positions),* ], __orchestrator_steps.as_mut())
+                    .await
+            }
+        };
+        fns.push(quote! {
+            #[allow(unused_variables, clippy::needless_lifetimes, clippy::too_many_lines)]
+            async fn #segment<'a>(
+                __orchestrator_fused: &'a mut #private::FusedRun,
+                __orchestrator_outs: &'a mut __OrchestratorOuts,
+                __orchestrator_input: &'a #input_ty,
+                __orchestrator_env: &'a #private::StaticEnv,
+            ) -> bool {
+                #body
+            }
+        });
+        segments.push(segment);
+    }
+    let order = layers
+        .iter()
+        .flatten()
+        .map(|&s| u32::try_from(s).unwrap_or(u32::MAX));
+    quote! {
+        #(#fns)*
+        let (mut __orchestrator_fused, __orchestrator_env) = __orchestrator_run.fused();
+        let mut __orchestrator_ok = true;
+        #(
+            if __orchestrator_ok {
+                __orchestrator_ok = #segments(
+                    &mut __orchestrator_fused,
+                    &mut __orchestrator_outs,
+                    __orchestrator_input,
+                    &__orchestrator_env,
+                )
+                .await;
+            }
+        )*
+        let __orchestrator_report = __orchestrator_fused.finish(&[ #(#order),* ]);
+        __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+    }
+}
+
+/// The tree run function's body: every step's future made at once, in a
+/// tree of leaves the driver polls by position.
+fn tree_body(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        private,
+        companion,
+        makers,
+        deps,
+        input_ty,
+        ..
+    } = parts;
+    let leaves: Vec<_> = makers
+        .iter()
+        .enumerate()
+        .map(|(index, maker)| {
+            let field = syn::Index::from(index);
+            let dep_fields = deps[index].iter().map(|&d| syn::Index::from(d));
+            quote! {
+                #private::leaf(
+                    #companion::#maker((#(&__orchestrator_outs_ref.#dep_fields,)*), __orchestrator_input, __orchestrator_env),
+                    &__orchestrator_outs_ref.#field,
+                )
+            }
+        })
+        .collect();
+    // In a debug build, past `CHUNK` steps, the leaves are built in chunks,
+    // each by its own function into its own box: a debug build's stack
+    // frame keeps every temporary of the values it builds in a slot of its
+    // own, so one expression building every step's future needed about a
+    // kilobyte of stack per step, and a workflow of a few thousand steps
+    // overflowed a tokio worker's 2 MiB stack. A release build reuses the
+    // slots (about 150 bytes of stack per trivial step) and keeps the one
+    // expression: a box per chunk cost it 10-40 % in time per step, and
+    // made its times spread (the boxes come and go from the heap's top).
+    let tree = step_tree(private, &leaves);
+    let mut chunk_fns = Vec::new();
+    let steps_let = if leaves.len() <= CHUNK {
+        quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree);)
+    } else {
+        let mut calls = Vec::new();
+        for (i, chunk) in leaves.chunks(CHUNK).enumerate() {
+            let chunk_fn = format_ident!("__orchestrator_chunk{}", i);
+            let subtree = step_tree(private, chunk);
+            chunk_fns.push(quote! {
+                #[cfg(debug_assertions)]
+                fn #chunk_fn<'a>(
+                    __orchestrator_outs_ref: &'a __OrchestratorOuts,
+                    __orchestrator_input: &'a #input_ty,
+                    __orchestrator_env: &'a #private::StaticEnv,
+                ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
+                    ::std::boxed::Box::pin(#subtree)
+                }
+            });
+            calls.push(quote! {
+                #chunk_fn(__orchestrator_outs_ref, __orchestrator_input, __orchestrator_env)
+            });
+        }
+        let chunked = step_tree(private, &calls);
+        quote! {
+            #[cfg(debug_assertions)]
+            let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
+            #[cfg(not(debug_assertions))]
+            let mut __orchestrator_steps = ::core::pin::pin!(#tree);
+        }
+    };
+    quote! {
+        #(#chunk_fns)*
+        let __orchestrator_env = __orchestrator_run.env();
+        let __orchestrator_report = {
+            let __orchestrator_outs_ref = &__orchestrator_outs;
+            // Each step's future is made here and first polled once its
+            // dependencies succeeded (a future does nothing until polled).
+            #steps_let
+            __orchestrator_run
+                .drive(|__orchestrator_step, __orchestrator_cx| {
+                    #private::Steps::advance(
+                        __orchestrator_steps.as_mut(),
+                        __orchestrator_step,
+                        __orchestrator_cx,
+                    )
+                })
+                .await
+        };
+        __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+    }
 }
 
 /// How many steps the static path builds in one function (see `static_run`).

@@ -186,13 +186,13 @@ pub use orchestrator_macros::step;
 ///
 /// // A hidden companion type holds the static path:
 /// impl __orchestrator_workflow_CodeReview {
-///     // One `async fn` per step, reading its dependencies' slots:
+///     // One `async fn` per step, taking its dependencies' outputs:
 ///     async fn __orchestrator_static_step1<'a>(
-///         (__orchestrator_r0,): (&'a OnceLock<StepOutput<ScanReport>>,),
+///         (__orchestrator_r0,): (&'a StepOutput<ScanReport>,),
 ///         __orchestrator_input: &'a Input,
 ///         __orchestrator_env: &'a StaticEnv,
 ///     ) -> Result<Review, BoxError> {
-///         let (arg0,) = (match output(__orchestrator_r0, "review", "scan") { /* ... */ },);
+///         let (arg0,) = (Ok(&**__orchestrator_r0)?,);
 ///         review(arg0).await.map_err(Into::into)
 ///     }
 ///     // The size of each step's future, without making it:
@@ -207,21 +207,43 @@ pub use orchestrator_macros::step;
 ///     }
 ///     async fn __orchestrator_run_static(run: StaticRun, input: &Input)
 ///         -> Result<CodeReviewOutput, RunError> {
-///         // Every step's output slot, and its future (made now, first
-///         // polled once its dependencies succeeded), in a balanced tree
-///         // (a debug build makes it in boxed chunks of 16 steps, each in a
-///         // function of its own, to keep its stack frames small):
-///         let outs = (OnceLock::new(), OnceLock::new());
-///         let mut steps = pin!(pair(
-///             leaf(Self::__orchestrator_static_step0((), input, env), &outs.0),
-///             leaf(Self::__orchestrator_static_step1((&outs.0,), input, env), &outs.1),
-///         ));
-///         // The engine's bookkeeping (ready steps, skips, the report) polls
-///         // step `i` through the tree, in a few comparisons:
-///         let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
+///         // Every step's output slot:
+///         let mut outs: (Option<StepOutput<ScanReport>>, Option<StepOutput<Review>>) = Default::default();
+///         // The steps form complete layers (every step of a layer depends
+///         // on every step of the one before: a chain, a fan-out and its
+///         // fan-in), so the layers run in order, as you would write them
+///         // by hand: an `async fn` per run of up to 64 one-step layers,
+///         async fn __orchestrator_layer0(fused: &mut FusedRun, outs: &mut Outs, input, env) -> bool {
+///             match fused.step(0, Self::__orchestrator_static_step0((), input, env)).await {
+///                 Some(value) => outs.0 = Some(value),   // the typed output, also in the report
+///                 None => return false,                  // failed or panicked: recorded
+///             }
+///             let (r0,) = (match &outs.0 { Some(value) => value, None => return false },);
+///             match fused.step(1, Self::__orchestrator_static_step1((r0,), input, env)).await { /* ... */ }
+///             true
+///         }
+///         // and one per wider layer, whose steps' futures are joined,
+///         // each polled again only when it is woken:
+///         //     let mut steps = pin!(pair(fused_leaf(/* step 4's future */, &mut outs.4), /* ... */));
+///         //     fused.layer(&[4, 5], steps.as_mut()).await
+///         let (mut fused, env) = run.fused();
+///         let mut ok = true;
+///         if ok { ok = __orchestrator_layer0(&mut fused, &mut outs, input, &env).await; }
+///         // The report; after a layer that did not all succeed, every later
+///         // step is skipped with the executor's reasons:
+///         let report = fused.finish(&[0, 1]);
 ///         // Typed outputs taken from their slots, or `RunError::Failed`:
 ///         __orchestrator_outputs(outs, report)
 ///     }
+///     // Any other graph: every step's future is made at once and first
+///     // polled once its dependencies succeeded, reading their slots
+///     // (`&OnceLock<StepOutput<_>>`); the futures are in a balanced tree
+///     // (in a debug build made in boxed chunks of 16 steps, each in a
+///     // function of its own, to keep stack frames small), and the engine's
+///     // bookkeeping (ready steps, skips, the report) polls step `i`
+///     // through the tree in a few comparisons:
+///     //     let mut steps = pin!(pair(leaf(/* step 0 */, &outs.0), leaf(/* step 1 */, &outs.1)));
+///     //     let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
 /// }
 /// impl CodeReviewOutput {
 ///     pub fn from_report(report: RunReport) -> Result<Self, RunError>;
@@ -250,8 +272,9 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType, add_step,
-        context_error, erase, fits_static, future_size, leaf, output, output_at, pair,
+        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType,
+        add_step, context_error, erase, fits_static, fused_leaf, future_size, leaf, output,
+        output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
