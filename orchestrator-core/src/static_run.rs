@@ -144,30 +144,16 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// The leaf of a step whose future is `fut` and whose output goes to `out`.
-/// A future does nothing until polled, so it may be made before its
-/// dependencies ran; it reads their outputs when first polled.
-pub fn leaf<T, F>(fut: F, out: &OnceLock<StepOutput<T>>) -> Leaf<T, &OnceLock<StepOutput<T>>, F>
+/// The leaf of a step whose future is `fut` and whose output goes to `out`:
+/// a write-once cell its dependents read once they start (the tree of
+/// every step), or a plain slot no other step reads while the step runs
+/// (a layer of a [`FusedRun`]). A future does nothing until polled, so it
+/// may be made before its dependencies ran; it reads their outputs when
+/// first polled.
+pub fn leaf<T, O, F>(fut: F, out: O) -> Leaf<T, O, F>
 where
     T: Send + Sync + 'static,
-    F: Future<Output = Result<T, BoxError>>,
-{
-    Leaf {
-        fut,
-        done: false,
-        out,
-        output: PhantomData,
-    }
-}
-
-/// The leaf of a step of a fused run (see [`FusedRun`]): its output goes
-/// to `out`, a slot no other step reads while the step runs.
-pub fn fused_leaf<T, F>(
-    fut: F,
-    out: &mut Option<StepOutput<T>>,
-) -> Leaf<T, &mut Option<StepOutput<T>>, F>
-where
-    T: Send + Sync + 'static,
+    O: Slot<T>,
     F: Future<Output = Result<T, BoxError>>,
 {
     Leaf {
@@ -372,18 +358,12 @@ impl StaticRun {
         let plan = &*self.plan;
         let started_at = SystemTime::now();
         let mut state = State {
-            records: wf.pending_records(),
+            records: Records::new(wf, started_at),
             remaining: plan.dependency_counts(wf),
             ready: plan.roots.iter().copied().collect(),
-            running: Vec::new(),
-            free: Vec::new(),
-            live: 0,
-            first_polled: Vec::new(),
-            wakes: Arc::default(),
-            to_poll: Vec::new(),
+            waiting: Waiting::default(),
+            ended: Vec::new(),
             settled: Vec::new(),
-            clean: true,
-            epoch_nanos: epoch_nanos(started_at),
             start: clock::now(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;
@@ -394,41 +374,58 @@ impl StaticRun {
             outcome: RunOutcome::Completed,
             started_at,
             elapsed: clock::since(state.start),
-            steps: state.records,
+            steps: state.records.steps,
         }
     }
 }
 
-/// Records how `step` ended, started `started` and ended `now`
-/// nanoseconds after `epoch_nanos` (since the Unix epoch): its one
-/// attempt, timing, and output or failure (logged, as the executor logs
-/// it). Whether it succeeded.
-pub(crate) fn record_end(
-    records: &mut [StepReport],
-    wf: &WorkflowInner,
-    step: u32,
+/// A static run's step reports, filled in as its steps end.
+struct Records {
+    steps: Vec<StepReport>,
+    /// When the run started, in nanoseconds since the Unix epoch.
     epoch_nanos: u64,
-    started: u64,
-    now: u64,
-    result: Result<Output, StepFailure>,
-) -> bool {
-    let record = &mut records[step as usize];
-    record.attempts = 1;
-    record.set_timing_nanos(
-        epoch_nanos.saturating_add(started),
-        Duration::from_nanos(now.saturating_sub(started)),
-    );
-    match result {
-        Ok(output) => {
-            record.output = Some(output);
-            record.status = Some(StepStatus::Succeeded);
-            true
+    /// Whether every step that ended so far succeeded.
+    clean: bool,
+}
+
+impl Records {
+    /// The pending reports of `wf`'s steps, for a run started `started_at`.
+    fn new(wf: &WorkflowInner, started_at: SystemTime) -> Self {
+        Self {
+            steps: wf.pending_records(),
+            epoch_nanos: epoch_nanos(started_at),
+            clean: true,
         }
-        Err(failure) => {
-            tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
-            record.status = Some(StepStatus::Failed);
-            record.detail_mut().failure = Some(failure);
-            false
+    }
+
+    /// Records how `step` ended, started `started` and ended `now`
+    /// nanoseconds after the run started: its one attempt, timing, and
+    /// output or failure (logged, as the executor logs it).
+    fn end(
+        &mut self,
+        wf: &WorkflowInner,
+        step: u32,
+        started: u64,
+        now: u64,
+        result: Result<Output, StepFailure>,
+    ) {
+        let record = &mut self.steps[step as usize];
+        record.attempts = 1;
+        record.set_timing_nanos(
+            self.epoch_nanos.saturating_add(started),
+            Duration::from_nanos(now.saturating_sub(started)),
+        );
+        match result {
+            Ok(output) => {
+                record.output = Some(output);
+                record.status = Some(StepStatus::Succeeded);
+            }
+            Err(failure) => {
+                tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
+                record.status = Some(StepStatus::Failed);
+                record.detail_mut().failure = Some(failure);
+                self.clean = false;
+            }
         }
     }
 }
@@ -447,17 +444,14 @@ pub struct FusedRun {
     workflow: Arc<WorkflowInner>,
     plan: Arc<Plan>,
     run_id: u64,
-    records: Vec<StepReport>,
+    records: Records,
     started_at: SystemTime,
-    epoch_nanos: u64,
     start: Instant,
     /// Nanoseconds since `start` at the last clock read: when the step
     /// that finished last finished, so when the next one starts.
     last: u64,
     /// Steps left to start in this poll of the run before it yields.
     budget: u32,
-    /// Whether every step so far succeeded.
-    clean: bool,
 }
 
 /// How many steps a run starts in one poll before it lets other tasks run
@@ -470,16 +464,14 @@ impl StaticRun {
     pub fn fused(self) -> (FusedRun, StaticEnv) {
         let started_at = SystemTime::now();
         let run = FusedRun {
-            records: self.workflow.pending_records(),
+            records: Records::new(&self.workflow, started_at),
             workflow: self.workflow,
             plan: self.plan,
             run_id: self.run_id,
             started_at,
-            epoch_nanos: epoch_nanos(started_at),
             start: clock::now(),
             last: 0,
             budget: BUDGET,
-            clean: true,
         };
         (run, self.env)
     }
@@ -488,24 +480,12 @@ impl StaticRun {
 impl FusedRun {
     /// Nanoseconds since the run started.
     fn now(&self) -> u64 {
-        u64::try_from(clock::since(self.start).as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(self.start)
     }
 
-    /// Records how `step` ended; `false` (and the run is no longer clean)
-    /// when it did not succeed.
+    /// Records how `step` ended.
     fn settle(&mut self, step: u32, started: u64, now: u64, result: Result<Output, StepFailure>) {
-        let wf = &*self.workflow;
-        if !record_end(
-            &mut self.records,
-            wf,
-            step,
-            self.epoch_nanos,
-            started,
-            now,
-            result,
-        ) {
-            self.clean = false;
-        }
+        self.records.end(&self.workflow, step, started, now, result);
     }
 
     /// When a step that is a layer of its own starts (ns since the run
@@ -559,11 +539,8 @@ impl FusedRun {
             steps,
             tree,
             started: false,
-            running: Vec::new(),
-            live: 0,
-            first_polled: Vec::new(),
-            wakes: Arc::default(),
-            to_poll: Vec::new(),
+            waiting: Waiting::default(),
+            ended: Vec::new(),
         }
     }
 
@@ -572,17 +549,18 @@ impl FusedRun {
     /// `order` (every step, each after its dependencies).
     pub fn finish(mut self, order: &[u32]) -> RunReport {
         let wf = &*self.workflow;
-        if !self.clean {
+        let records = &mut self.records.steps;
+        if !self.records.clean {
             for &step in order {
-                let Some(record) = self.records.get(step as usize) else {
+                let Some(record) = records.get(step as usize) else {
                     continue;
                 };
                 if record.status.is_some() {
                     continue;
                 }
                 let deps = self.plan.deps(wf, step as usize);
-                let reason = skip_reason(TriggerRule::AllSuccess, deps, &self.records, wf);
-                let record = &mut self.records[step as usize];
+                let reason = skip_reason(TriggerRule::AllSuccess, deps, records, wf);
+                let record = &mut records[step as usize];
                 record.status = Some(StepStatus::Skipped);
                 record.detail_mut().reason = Some(reason);
             }
@@ -594,7 +572,7 @@ impl FusedRun {
             outcome: RunOutcome::Completed,
             started_at: self.started_at,
             elapsed: clock::since(self.start),
-            steps: self.records,
+            steps: self.records.steps,
         }
     }
 }
@@ -673,14 +651,10 @@ pub struct FusedLayer<'r, S> {
     steps: &'r [u32],
     tree: Pin<&'r mut S>,
     started: bool,
-    /// The steps that returned `Pending`, by slot (a step's waker names
-    /// its slot); `None` once finished.
-    running: Vec<Option<Running>>,
-    live: usize,
-    /// Slots last polled with the run's own waker.
-    first_polled: Vec<u32>,
-    wakes: Arc<Wakes>,
-    to_poll: Vec<u32>,
+    /// The steps that returned `Pending`, by position in the layer.
+    waiting: Waiting,
+    /// A reusable list of the steps that ended in one poll.
+    ended: Vec<Ended>,
 }
 
 impl<S: Steps> Future for FusedLayer<'_, S> {
@@ -708,76 +682,43 @@ impl<S: Steps> Future for FusedLayer<'_, S> {
                 now = run.now();
                 match polled {
                     Poll::Pending => {
-                        let slot = u32::try_from(this.running.len()).unwrap_or(u32::MAX);
-                        this.running.push(Some(Running {
-                            step: u32::try_from(position).unwrap_or(u32::MAX),
-                            started,
-                            waker: None,
-                        }));
-                        this.first_polled.push(slot);
-                        this.live += 1;
+                        // A layer has fewer than `u32::MAX` steps.
+                        let position = u32::try_from(position).unwrap_or(u32::MAX);
+                        this.waiting.wait(position, started);
                     }
                     Poll::Ready(Finished(result)) => run.settle(step, started, now, result),
                 }
             }
             run.last = now;
-        } else if this.live > 0 {
-            let mut to_poll = std::mem::take(&mut this.to_poll);
-            {
-                let mut inner = this.wakes.lock();
-                if !inner.run.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    inner.run = Some(cx.waker().clone());
-                }
-                to_poll.append(&mut inner.woken);
+        } else if this.waiting.live > 0 {
+            let tree = &mut this.tree;
+            this.waiting.poll_woken(
+                cx,
+                run.start,
+                &mut |position, cx| tree.as_mut().advance(position, cx),
+                &mut this.ended,
+            );
+            for ended in this.ended.drain(..) {
+                run.last = ended.ended;
+                // A position comes from `steps` (the first poll).
+                let step = this.steps[ended.step as usize];
+                run.settle(step, ended.started, ended.ended, ended.result);
             }
-            to_poll.append(&mut this.first_polled);
-            for slot in to_poll.drain(..) {
-                let Some(running) = this.running.get_mut(slot as usize).and_then(Option::as_mut)
-                else {
-                    continue;
-                };
-                let (own, waker) = running.waker.get_or_insert_with(|| {
-                    let own = Arc::new(StepWaker {
-                        wakes: Arc::clone(&this.wakes),
-                        slot,
-                        queued: AtomicBool::new(false),
-                    });
-                    let waker = Waker::from(Arc::clone(&own));
-                    (own, waker)
-                });
-                own.queued.store(false, Ordering::Release);
-                let position = running.step as usize;
-                let started = running.started;
-                let mut step_cx = Context::from_waker(waker);
-                if let Poll::Ready(Finished(result)) =
-                    this.tree.as_mut().advance(position, &mut step_cx)
-                {
-                    this.running[slot as usize] = None;
-                    this.live -= 1;
-                    let now = run.now();
-                    run.last = now;
-                    // A position comes from `steps` (the first poll).
-                    run.settle(this.steps[position], started, now, result);
-                }
-            }
-            this.to_poll = to_poll;
         }
-        if this.live == 0 {
-            Poll::Ready(run.clean)
+        if this.waiting.live == 0 {
+            Poll::Ready(run.records.clean)
         } else {
             Poll::Pending
         }
     }
 }
 
-/// The bookkeeping of one static run.
-struct State {
-    records: Vec<StepReport>,
-    /// Dependencies not final yet, per step.
-    remaining: Vec<u32>,
-    ready: VecDeque<u32>,
-    /// Steps started and not finished, in slots that stay put while they
-    /// run (a step's waker names its slot); `None` for a free slot.
+/// The steps of a run (or of a layer) that returned `Pending`, each in a
+/// slot that stays put while it waits (its waker names its slot), and the
+/// wakes that say which to poll again.
+#[derive(Default)]
+struct Waiting {
+    /// `None` for a free slot.
     running: Vec<Option<Running>>,
     /// Free slots of `running`.
     free: Vec<u32>,
@@ -790,13 +731,115 @@ struct State {
     wakes: Arc<Wakes>,
     /// A reusable list of the slots to poll in one poll of the run.
     to_poll: Vec<u32>,
+}
+
+/// A waiting step that ended: when it started and ended (nanoseconds
+/// since the run started), and how.
+struct Ended {
+    step: u32,
+    started: u64,
+    ended: u64,
+    result: Result<Output, StepFailure>,
+}
+
+impl Waiting {
+    /// Puts `step`, which returned `Pending` on its first poll (started
+    /// `started`), in a slot.
+    fn wait(&mut self, step: u32, started: u64) {
+        let running = Running {
+            step,
+            started,
+            waker: None,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.running[slot as usize] = Some(running);
+                slot
+            }
+            None => {
+                self.running.push(Some(running));
+                // A workflow has fewer than `u32::MAX` steps.
+                u32::try_from(self.running.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.live += 1;
+        self.first_polled.push(slot);
+    }
+
+    /// Polls with `advance` every waiting step that was woken since the
+    /// last poll, or last polled with the run's own waker, each with its
+    /// own waker; pushes to `ended` those that ended (the clock read
+    /// against `start`). Registers `cx`'s waker as the run's.
+    fn poll_woken<F>(
+        &mut self,
+        cx: &Context<'_>,
+        start: Instant,
+        advance: &mut F,
+        ended: &mut Vec<Ended>,
+    ) where
+        F: FnMut(usize, &mut Context<'_>) -> Poll<Finished>,
+    {
+        let mut to_poll = std::mem::take(&mut self.to_poll);
+        {
+            let mut inner = self.wakes.lock();
+            if !inner.run.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                inner.run = Some(cx.waker().clone());
+            }
+            to_poll.append(&mut inner.woken);
+        }
+        to_poll.append(&mut self.first_polled);
+        for slot in to_poll.drain(..) {
+            let Some(running) = self.running.get_mut(slot as usize).and_then(Option::as_mut) else {
+                // A wake from a step that finished since.
+                continue;
+            };
+            let (own, waker) = running.waker.get_or_insert_with(|| {
+                let own = Arc::new(StepWaker {
+                    wakes: Arc::clone(&self.wakes),
+                    slot,
+                    queued: AtomicBool::new(false),
+                });
+                let waker = Waker::from(Arc::clone(&own));
+                (own, waker)
+            });
+            own.queued.store(false, Ordering::Release);
+            let step = running.step;
+            let started = running.started;
+            let mut step_cx = Context::from_waker(waker);
+            if let Poll::Ready(Finished(result)) = advance(step as usize, &mut step_cx) {
+                self.running[slot as usize] = None;
+                self.free.push(slot);
+                self.live -= 1;
+                ended.push(Ended {
+                    step,
+                    started,
+                    ended: nanos_since(start),
+                    result,
+                });
+            }
+        }
+        self.to_poll = to_poll;
+    }
+}
+
+/// Nanoseconds since `start`: one clock read and one subtraction, from
+/// which a step's start and duration both follow.
+fn nanos_since(start: Instant) -> u64 {
+    u64::try_from(clock::since(start).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The bookkeeping of one static run.
+struct State {
+    records: Records,
+    /// Dependencies not final yet, per step.
+    remaining: Vec<u32>,
+    ready: VecDeque<u32>,
+    /// The steps that returned `Pending`.
+    waiting: Waiting,
+    /// A reusable list of the steps that ended in one poll of the run.
+    ended: Vec<Ended>,
     /// A reusable work list for `settle`.
     settled: Vec<u32>,
-    /// Whether every step settled so far succeeded: then a step whose
-    /// dependencies are all final runs, with no look at their records.
-    clean: bool,
-    /// When the run started, in nanoseconds since the Unix epoch.
-    epoch_nanos: u64,
     start: Instant,
 }
 
@@ -804,7 +847,7 @@ impl State {
     /// Nanoseconds since the run started: one clock read and one
     /// subtraction, from which a step's start and duration both follow.
     fn now(&self) -> u64 {
-        u64::try_from(clock::since(self.start).as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(self.start)
     }
 }
 
@@ -888,44 +931,20 @@ impl State {
         // right after another finished starts when that one finished; one
         // started after another began waiting, when it began waiting.
         let mut now = self.now();
-        if self.live > 0 {
-            let mut to_poll = std::mem::take(&mut self.to_poll);
+        if self.waiting.live > 0 {
+            let mut ended = std::mem::take(&mut self.ended);
+            self.waiting.poll_woken(cx, self.start, advance, &mut ended);
+            for Ended {
+                step,
+                started,
+                ended,
+                result,
+            } in ended.drain(..)
             {
-                let mut inner = self.wakes.lock();
-                if !inner.run.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    inner.run = Some(cx.waker().clone());
-                }
-                to_poll.append(&mut inner.woken);
+                now = ended;
+                self.settle(wf, plan, step, started, now, result);
             }
-            to_poll.append(&mut self.first_polled);
-            for slot in to_poll.drain(..) {
-                let Some(running) = self.running.get_mut(slot as usize).and_then(Option::as_mut)
-                else {
-                    // A wake from a step that finished since.
-                    continue;
-                };
-                let (own, waker) = running.waker.get_or_insert_with(|| {
-                    let own = Arc::new(StepWaker {
-                        wakes: Arc::clone(&self.wakes),
-                        slot,
-                        queued: AtomicBool::new(false),
-                    });
-                    let waker = Waker::from(Arc::clone(&own));
-                    (own, waker)
-                });
-                own.queued.store(false, Ordering::Release);
-                let step = running.step;
-                let started = running.started;
-                let mut step_cx = Context::from_waker(waker);
-                if let Poll::Ready(Finished(result)) = advance(step as usize, &mut step_cx) {
-                    self.running[slot as usize] = None;
-                    self.free.push(slot);
-                    self.live -= 1;
-                    now = self.now();
-                    self.settle(wf, plan, step, started, now, result);
-                }
-            }
-            self.to_poll = to_poll;
+            self.ended = ended;
         }
         // Steps started in this poll, before yielding to other tasks (as the
         // executor does): a run that never waits still lets others run.
@@ -940,7 +959,7 @@ impl State {
             let started = now;
             match advance(step as usize, cx) {
                 Poll::Pending => {
-                    self.wait(step, started);
+                    self.waiting.wait(step, started);
                     now = self.now();
                 }
                 Poll::Ready(Finished(result)) => {
@@ -951,33 +970,11 @@ impl State {
         }
         // A step first polled here holds this poll's waker itself; one
         // polled with its own waker wakes the waker registered above.
-        if self.live == 0 {
+        if self.waiting.live == 0 {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
-    }
-
-    /// Puts `step`, which returned `Pending` on its first poll, in a slot.
-    fn wait(&mut self, step: u32, started: u64) {
-        let running = Running {
-            step,
-            started,
-            waker: None,
-        };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.running[slot as usize] = Some(running);
-                slot
-            }
-            None => {
-                self.running.push(Some(running));
-                // A workflow has fewer than `u32::MAX` steps.
-                u32::try_from(self.running.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        self.live += 1;
-        self.first_polled.push(slot);
     }
 
     /// Records how `step` ended and decides every dependent whose
@@ -991,18 +988,8 @@ impl State {
         now: u64,
         result: Result<Output, StepFailure>,
     ) {
-        if !record_end(
-            &mut self.records,
-            wf,
-            step,
-            self.epoch_nanos,
-            started,
-            now,
-            result,
-        ) {
-            self.clean = false;
-        }
-        if self.clean {
+        self.records.end(wf, step, started, now, result);
+        if self.records.clean {
             // Every step final so far succeeded (the common case): a
             // dependent whose last dependency this was is ready, with no
             // look at the records and no work list.
@@ -1026,12 +1013,13 @@ impl State {
                 }
                 let deps = || plan.deps(wf, dependent as usize);
                 let succeeded =
-                    |d: &u32| self.records[*d as usize].status == Some(StepStatus::Succeeded);
+                    |d: &u32| self.records.steps[*d as usize].status == Some(StepStatus::Succeeded);
                 if deps().iter().all(succeeded) {
                     self.ready.push_back(dependent);
                 } else {
-                    let reason = skip_reason(TriggerRule::AllSuccess, deps(), &self.records, wf);
-                    let record = &mut self.records[dependent as usize];
+                    let reason =
+                        skip_reason(TriggerRule::AllSuccess, deps(), &self.records.steps, wf);
+                    let record = &mut self.records.steps[dependent as usize];
                     record.status = Some(StepStatus::Skipped);
                     record.detail_mut().reason = Some(reason);
                     settled.push(dependent);
@@ -1179,7 +1167,7 @@ mod tests {
                 polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 rx.as_mut().poll(cx).map(|got| got.map_err(BoxError::from))
             });
-            leaves.push(Box::pin(fused_leaf(fut, out)));
+            leaves.push(Box::pin(leaf(fut, out)));
         }
         tokio::spawn(async move {
             for tx in senders.into_iter().rev() {

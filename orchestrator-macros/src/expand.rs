@@ -774,7 +774,7 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
             let leaf = |step: usize| {
                 let call = make(step);
                 let write = format_ident!("__orchestrator_w{}", step);
-                quote!(#private::fused_leaf(#call, #write))
+                quote!(#private::leaf(#call, #write))
             };
             let leaves: Vec<_> = layer.iter().map(|&s| leaf(s)).collect();
             let tree = step_tree(private, &leaves);

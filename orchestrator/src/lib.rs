@@ -224,7 +224,7 @@ pub use orchestrator_macros::step;
 ///         }
 ///         // and one per wider layer, whose steps' futures are joined,
 ///         // each polled again only when it is woken:
-///         //     let mut steps = pin!(pair(fused_leaf(/* step 4's future */, &mut outs.4), /* ... */));
+///         //     let mut steps = pin!(pair(leaf(/* step 4's future */, &mut outs.4), /* ... */));
 ///         //     fused.layer(&[4, 5], steps.as_mut()).await
 ///         let (mut fused, env) = run.fused();
 ///         let mut ok = true;
@@ -273,8 +273,7 @@ pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
         Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType,
-        add_step, context_error, erase, fits_static, fused_leaf, future_size, leaf, output,
-        output_at, pair,
+        add_step, context_error, erase, fits_static, future_size, leaf, output, output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
