@@ -9,8 +9,8 @@ use std::fmt;
 
 pub use crate::static_run::{
     Finished, FusedLayer, FusedRun, FusedStep, Leaf, Pair, STATIC_FUTURES_LIMIT,
-    STATIC_FUTURES_LIMIT_DEBUG, Slot, StaticEnv, StaticRun, Steps, fits_static, future_size, leaf,
-    output, pair,
+    STATIC_FUTURES_LIMIT_DEBUG, Slot, StaticEnv, StaticRun, StepFuture, Steps, fits_static,
+    future_size, leaf, output, pair,
 };
 
 use crate::error::{RunFailed, WorkflowError};

@@ -102,6 +102,54 @@ fn no_output(step: &str, dependency: &str) -> BoxError {
     context_error(ContextError::no_output(step, dependency))
 }
 
+pin_project_lite::pin_project! {
+    /// A step's future on a fused run's path: the step function's own
+    /// future, its error boxed as it ends, or the error of a parameter
+    /// that could not be read (a missing resource) when it was made.
+    pub struct StepFuture<F> {
+        #[pin]
+        fut: Option<F>,
+        error: Option<BoxError>,
+    }
+}
+
+impl<F> StepFuture<F> {
+    /// The step function's future `fut`.
+    pub fn run(fut: F) -> Self {
+        Self {
+            fut: Some(fut),
+            error: None,
+        }
+    }
+
+    /// A step that fails with `error` when polled, without running.
+    pub fn failed(error: BoxError) -> Self {
+        Self {
+            fut: None,
+            error: Some(error),
+        }
+    }
+}
+
+impl<F, T, E> Future for StepFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.fut.as_pin_mut() {
+            Some(fut) => fut.poll(cx).map(|result| result.map_err(Into::into)),
+            None => Poll::Ready(Err(this
+                .error
+                .take()
+                .unwrap_or_else(|| BoxError::from("the step was polled after it failed")))),
+        }
+    }
+}
+
 /// The steps of a static run, as a balanced tree of [`Pair`]s over one
 /// [`Leaf`] per step: one value, in the run's future, holding every step's
 /// future, each reached by its position in a few comparisons. (One local
@@ -1268,6 +1316,29 @@ mod tests {
         let a = panicked.step("a").expect("a is a step");
         assert!(a.failure().is_some_and(|f| f.is_panic()));
         assert_eq!(panicked.status("c"), Some(StepStatus::Skipped));
+    }
+
+    #[test]
+    fn a_step_future_boxes_the_functions_error_or_fails_with_its_parameters() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut ran = std::pin::pin!(StepFuture::run(async {
+            Err::<u32, std::io::Error>(std::io::Error::other("disk full"))
+        }));
+        match ran.as_mut().poll(&mut cx) {
+            Poll::Ready(Err(error)) => assert_eq!(error.to_string(), "disk full"),
+            other => panic!("the function's error, boxed: {other:?}"),
+        }
+        let mut failed = std::pin::pin!(
+            StepFuture::<std::future::Ready<Result<u32, BoxError>>>::failed(BoxError::from(
+                "no resource `Db`"
+            ))
+        );
+        match failed.as_mut().poll(&mut cx) {
+            Poll::Ready(Err(error)) => assert_eq!(error.to_string(), "no resource `Db`"),
+            other => panic!("the parameter's error: {other:?}"),
+        }
+        // Polled again, a failure rather than a panic.
+        assert!(matches!(failed.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
     }
 
     #[test]

@@ -365,9 +365,12 @@ fn step_body(
         };
         // The static path's reads box their (cold) errors themselves: a
         // `ContextError` returned by value would be copied in every step.
-        let error = match access {
-            Access::Context => quote!(#private::context_error(error)),
-            Access::Static | Access::Fused => quote!(error),
+        let fail = match access {
+            Access::Context => quote!(::core::result::Result::Err(#private::context_error(error))),
+            Access::Fused if plain_maker(step.kind, access) => {
+                quote!(#private::StepFuture::failed(error))
+            }
+            Access::Static | Access::Fused => quote!(::core::result::Result::Err(error)),
         };
         lets.push((
             binding,
@@ -375,7 +378,7 @@ fn step_body(
                 match #getter {
                     ::core::result::Result::Ok(value) => value,
                     ::core::result::Result::Err(error) => {
-                        return ::core::result::Result::Err(#error);
+                        return #fail;
                     }
                 }
             },
@@ -425,6 +428,16 @@ fn step_body(
     // one scope per parameter, and a step with a thousand dependencies
     // would overflow LLVM's stack when it writes debug info.
     let (names, reads): (Vec<_>, Vec<_>) = lets.into_iter().unzip();
+    if plain_maker(step.kind, access) {
+        // Every parameter is at hand when the step's future is made: the
+        // future is the function's own, its error boxed as it ends.
+        return Some(quote! {
+            {
+                let ( #(#names,)* ) = ( #(#reads,)* );
+                #private::StepFuture::run(#call)
+            }
+        });
+    }
     Some(quote! {
         {
             let ( #(#names,)* ) = ( #(#reads,)* );
@@ -435,6 +448,15 @@ fn step_body(
             __orchestrator_result
         }
     })
+}
+
+/// Whether a step's future-making function on the static path is a plain
+/// function returning the step function's own future (its parameters read
+/// as it is called: a fused run calls it once the dependencies' outputs
+/// are at hand), rather than an `async fn` wrapping it (which reads them
+/// when first polled, and awaits a mapped step's items).
+fn plain_maker(kind: StepKind, access: Access) -> bool {
+    access == Access::Fused && kind == StepKind::Plain
 }
 
 /// The static path's functions, associated with the workflow's hidden
@@ -514,6 +536,18 @@ fn static_run(
             }
         });
         let own = &output_types[index];
+        if plain_maker(finish.steps[index].kind, access) {
+            return quote! {
+                #[allow(unused_variables, clippy::needless_lifetimes)]
+                fn #maker<'a>(
+                    ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
+                    __orchestrator_input: &'a #input_ty,
+                    __orchestrator_env: &'a #private::StaticEnv,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<#own, #krate::BoxError>,
+                > + 'a #body
+            };
+        }
         quote! {
             #[allow(unused_variables, clippy::needless_lifetimes)]
             async fn #maker<'a>(

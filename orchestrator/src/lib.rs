@@ -186,14 +186,16 @@ pub use orchestrator_macros::step;
 ///
 /// // A hidden companion type holds the static path:
 /// impl __orchestrator_workflow_CodeReview {
-///     // One `async fn` per step, taking its dependencies' outputs:
-///     async fn __orchestrator_static_step1<'a>(
+///     // One function per step making its future from its dependencies'
+///     // outputs (and the input and resources it asks for): your
+///     // function's own future, its error boxed as it ends.
+///     fn __orchestrator_static_step1<'a>(
 ///         (__orchestrator_r0,): (&'a StepOutput<ScanReport>,),
 ///         __orchestrator_input: &'a Input,
 ///         __orchestrator_env: &'a StaticEnv,
-///     ) -> Result<Review, BoxError> {
-///         let (arg0,) = (Ok(&**__orchestrator_r0)?,);
-///         review(arg0).await.map_err(Into::into)
+///     ) -> impl Future<Output = Result<Review, BoxError>> + 'a {
+///         let (arg0,) = (&**__orchestrator_r0,);   // a missing resource: `StepFuture::failed(error)`
+///         StepFuture::run(review(arg0))
 ///     }
 ///     // The size of each step's future, without making it:
 ///     fn __orchestrator_static_fits() -> bool {
@@ -235,9 +237,10 @@ pub use orchestrator_macros::step;
 ///         // Typed outputs taken from their slots, or `RunError::Failed`:
 ///         __orchestrator_outputs(outs, report)
 ///     }
-///     // Any other graph: every step's future is made at once and first
-///     // polled once its dependencies succeeded, reading their slots
-///     // (`&OnceLock<StepOutput<_>>`); the futures are in a balanced tree
+///     // Any other graph: every step's future is made at once (by an
+///     // `async fn` per step) and first polled once its dependencies
+///     // succeeded, reading their slots (`&OnceLock<StepOutput<_>>`) then;
+///     // the futures are in a balanced tree
 ///     // (in a debug build made in boxed chunks of 16 steps, each in a
 ///     // function of its own, to keep stack frames small), and the engine's
 ///     // bookkeeping (ready steps, skips, the report) polls step `i`
@@ -272,8 +275,9 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, Steps, WorkflowType,
-        add_step, context_error, erase, fits_static, future_size, leaf, output, output_at, pair,
+        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, StepFuture, Steps,
+        WorkflowType, add_step, context_error, erase, fits_static, future_size, leaf, output,
+        output_at, pair,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
