@@ -74,6 +74,14 @@ async fn reported(summed: &u32) -> Result<String, Broken> {
 // steps' futures are polled by position in a tree.
 workflow!(Layers: seed, scaled, checked, fragile, summed, reported);
 
+#[step(depends_on = "seed")]
+async fn tripled(seed: &u32, #[resource] factor: &Factor) -> Result<u32, Broken> {
+    Ok(seed * factor.0)
+}
+
+// A chain: each step alone in its layer, its future the function's own.
+workflow!(Alone: seed, tripled);
+
 fn engine() -> WorkflowEngine {
     WorkflowEngine::builder().resource(Factor(3)).build()
 }
@@ -143,6 +151,27 @@ fn complete_layers_are_run_in_order_and_any_other_graph_as_a_tree() {
         Layers::workflow(),
         __orchestrator_workflow_Layers::__orchestrator_static_fits
     ));
+}
+
+#[tokio::test]
+async fn a_step_alone_in_its_layer_fails_without_running_when_its_resource_is_missing() {
+    const { assert!(__orchestrator_workflow_Alone::__ORCHESTRATOR_FUSED) };
+    assert_eq!(*Alone::run(&engine(), 2).await.expect("seed 2").tripled, 6);
+    let bare = WorkflowEngine::new();
+    let Err(RunError::Failed { report, .. }) = Alone::run(&bare, 2).await else {
+        panic!("`tripled` has no resource");
+    };
+    let tripled = report.step("tripled").expect("tripled is a step");
+    assert_eq!(tripled.status(), StepStatus::Failed);
+    let message = tripled.error_message().unwrap_or_default();
+    assert!(
+        message.contains("Factor"),
+        "names the missing type: {message}"
+    );
+    let full = Alone::report_with(Alone::execute(&bare, 2))
+        .await
+        .expect("the workflow is valid");
+    assert_eq!(summary(&report), summary(&full));
 }
 
 #[tokio::test]
