@@ -137,6 +137,17 @@ macro_rules! both_paths {
     }};
 }
 
+/// Asserts that `step` failed, its error naming the missing resource.
+fn assert_failed_for_want_of_factor(report: &RunReport, step: &str) {
+    let record = report.step(step).expect("a step of the workflow");
+    assert_eq!(record.status(), StepStatus::Failed, "{step}");
+    let message = record.error_message().unwrap_or_default();
+    assert!(
+        message.contains("Factor"),
+        "{step}: names the missing type: {message}"
+    );
+}
+
 async fn both_paths(input: u32) -> (Result<orchestrator::RunReport, RunError>, RunReport) {
     both_paths!(Mixed, input)
 }
@@ -161,13 +172,7 @@ async fn a_step_alone_in_its_layer_fails_without_running_when_its_resource_is_mi
     let Err(RunError::Failed { report, .. }) = Alone::run(&bare, 2).await else {
         panic!("`tripled` has no resource");
     };
-    let tripled = report.step("tripled").expect("tripled is a step");
-    assert_eq!(tripled.status(), StepStatus::Failed);
-    let message = tripled.error_message().unwrap_or_default();
-    assert!(
-        message.contains("Factor"),
-        "names the missing type: {message}"
-    );
+    assert_failed_for_want_of_factor(&report, "tripled");
     let full = Alone::report_with(Alone::execute(&bare, 2))
         .await
         .expect("the workflow is valid");
@@ -299,13 +304,7 @@ async fn a_missing_resource_fails_only_the_step_that_asks_for_it() {
     let Err(RunError::Failed { report, .. }) = Mixed::run(&engine, 2).await else {
         panic!("`scaled` has no resource");
     };
-    let scaled = report.step("scaled").expect("scaled is a step");
-    assert_eq!(scaled.status(), StepStatus::Failed);
-    let message = scaled.error_message().unwrap_or_default();
-    assert!(
-        message.contains("Factor"),
-        "names the missing type: {message}"
-    );
+    assert_failed_for_want_of_factor(&report, "scaled");
     assert_eq!(report.status("checked"), Some(StepStatus::Succeeded));
 }
 
