@@ -825,61 +825,48 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                 quote!(#private::leaf(#call, #write))
             };
             let leaves: Vec<_> = layer.iter().map(|&s| leaf(s)).collect();
-            let tree = step_tree(private, &leaves);
-            // As in the tree's shape (see `tree_body`): a debug build makes
-            // a wide layer's futures in boxed chunks, each in a function of
-            // its own, so no stack frame holds them all.
-            let steps_let = if layer.len() <= CHUNK {
-                quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree);)
-            } else {
-                let mut chunk_fns = Vec::new();
-                let mut calls = Vec::new();
-                for (c, chunk) in layer.chunks(CHUNK).enumerate() {
-                    let chunk_fn = format_ident!("__orchestrator_chunk{}", c);
-                    let mut chunk_deps: Vec<usize> =
-                        chunk.iter().flat_map(|&s| deps[s].clone()).collect();
-                    chunk_deps.sort_unstable();
-                    chunk_deps.dedup();
-                    let dep_names: Vec<_> = chunk_deps.iter().map(|&d| read_ident(d)).collect();
-                    let dep_types = chunk_deps.iter().map(|&d| {
-                        let output = &output_types[d];
-                        quote!(&'a #krate::StepOutput<#output>)
-                    });
-                    let chunk_writes: Vec<_> = chunk
-                        .iter()
-                        .map(|&s| format_ident!("__orchestrator_w{}", s))
-                        .collect();
-                    let write_types = chunk.iter().map(|&s| {
-                        let output = &output_types[s];
-                        quote!(&'a mut ::core::option::Option<#krate::StepOutput<#output>>)
-                    });
-                    let subtree =
-                        step_tree(private, &chunk.iter().map(|&s| leaf(s)).collect::<Vec<_>>());
-                    chunk_fns.push(quote! {
-                        #[cfg(debug_assertions)]
-                        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-                        fn #chunk_fn<'a>(
-                            ( #(#dep_names,)* ): ( #(#dep_types,)* ),
-                            ( #(#chunk_writes,)* ): ( #(#write_types,)* ),
-                            __orchestrator_input: &'a #input_ty,
-                            __orchestrator_env: &'a #private::StaticEnv,
-                        ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
-                            ::std::boxed::Box::pin(#subtree)
-                        }
-                    });
-                    calls.push(quote! {
-                        #chunk_fn((#(#dep_names,)*), (#(#chunk_writes,)*), __orchestrator_input, __orchestrator_env)
-                    });
-                }
-                let chunked = step_tree(private, &calls);
-                quote! {
-                    #(#chunk_fns)*
+            // A debug build makes a wide layer's futures in boxed chunks;
+            // each chunk's function takes the outputs it reads and the
+            // slots it writes.
+            let steps_let = pinned_steps(private, &leaves, |c, range| {
+                let chunk = &layer[range];
+                let chunk_fn = format_ident!("__orchestrator_chunk{}", c);
+                let mut chunk_deps: Vec<usize> =
+                    chunk.iter().flat_map(|&s| deps[s].clone()).collect();
+                chunk_deps.sort_unstable();
+                chunk_deps.dedup();
+                let dep_names: Vec<_> = chunk_deps.iter().map(|&d| read_ident(d)).collect();
+                let dep_types = chunk_deps.iter().map(|&d| {
+                    let output = &output_types[d];
+                    quote!(&'a #krate::StepOutput<#output>)
+                });
+                let chunk_writes: Vec<_> = chunk
+                    .iter()
+                    .map(|&s| format_ident!("__orchestrator_w{}", s))
+                    .collect();
+                let write_types = chunk.iter().map(|&s| {
+                    let output = &output_types[s];
+                    quote!(&'a mut ::core::option::Option<#krate::StepOutput<#output>>)
+                });
+                let subtree =
+                    step_tree(private, &chunk.iter().map(|&s| leaf(s)).collect::<Vec<_>>());
+                let definition = quote! {
                     #[cfg(debug_assertions)]
-                    let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
-                    #[cfg(not(debug_assertions))]
-                    let mut __orchestrator_steps = ::core::pin::pin!(#tree);
-                }
-            };
+                    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+                    fn #chunk_fn<'a>(
+                        ( #(#dep_names,)* ): ( #(#dep_types,)* ),
+                        ( #(#chunk_writes,)* ): ( #(#write_types,)* ),
+                        __orchestrator_input: &'a #input_ty,
+                        __orchestrator_env: &'a #private::StaticEnv,
+                    ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
+                        ::std::boxed::Box::pin(#subtree)
+                    }
+                };
+                let call = quote! {
+                    #chunk_fn((#(#dep_names,)*), (#(#chunk_writes,)*), __orchestrator_input, __orchestrator_env)
+                };
+                (definition, call)
+            });
             let positions = layer.iter().map(|&s| u32::try_from(s).unwrap_or(u32::MAX));
             i += 1;
             quote! {
@@ -962,39 +949,25 @@ fn tree_body(parts: &Parts<'_>) -> TokenStream {
     // slots (about 150 bytes of stack per trivial step) and keeps the one
     // expression: a box per chunk cost it 10-40 % in time per step, and
     // made its times spread (the boxes come and go from the heap's top).
-    let tree = step_tree(private, &leaves);
-    let mut chunk_fns = Vec::new();
-    let steps_let = if leaves.len() <= CHUNK {
-        quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree);)
-    } else {
-        let mut calls = Vec::new();
-        for (i, chunk) in leaves.chunks(CHUNK).enumerate() {
-            let chunk_fn = format_ident!("__orchestrator_chunk{}", i);
-            let subtree = step_tree(private, chunk);
-            chunk_fns.push(quote! {
-                #[cfg(debug_assertions)]
-                fn #chunk_fn<'a>(
-                    __orchestrator_outs_ref: &'a __OrchestratorOuts,
-                    __orchestrator_input: &'a #input_ty,
-                    __orchestrator_env: &'a #private::StaticEnv,
-                ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
-                    ::std::boxed::Box::pin(#subtree)
-                }
-            });
-            calls.push(quote! {
-                #chunk_fn(__orchestrator_outs_ref, __orchestrator_input, __orchestrator_env)
-            });
-        }
-        let chunked = step_tree(private, &calls);
-        quote! {
+    let steps_let = pinned_steps(private, &leaves, |i, range| {
+        let chunk_fn = format_ident!("__orchestrator_chunk{}", i);
+        let subtree = step_tree(private, &leaves[range]);
+        let definition = quote! {
             #[cfg(debug_assertions)]
-            let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
-            #[cfg(not(debug_assertions))]
-            let mut __orchestrator_steps = ::core::pin::pin!(#tree);
-        }
-    };
+            fn #chunk_fn<'a>(
+                __orchestrator_outs_ref: &'a __OrchestratorOuts,
+                __orchestrator_input: &'a #input_ty,
+                __orchestrator_env: &'a #private::StaticEnv,
+            ) -> ::core::pin::Pin<::std::boxed::Box<impl #private::Steps + 'a>> {
+                ::std::boxed::Box::pin(#subtree)
+            }
+        };
+        let call = quote! {
+            #chunk_fn(__orchestrator_outs_ref, __orchestrator_input, __orchestrator_env)
+        };
+        (definition, call)
+    });
     quote! {
-        #(#chunk_fns)*
         let __orchestrator_env = __orchestrator_run.env();
         let __orchestrator_report = {
             let __orchestrator_outs_ref = &__orchestrator_outs;
@@ -1012,6 +985,35 @@ fn tree_body(parts: &Parts<'_>) -> TokenStream {
                 .await
         };
         __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+    }
+}
+
+/// `let mut __orchestrator_steps`: `leaves` pinned in a balanced tree,
+/// made in one expression; past `CHUNK` leaves, in a debug build, a tree of
+/// boxed chunks instead, each made by a function of its own (`chunk(i,
+/// range)` gives chunk `i`'s definition and its call), so no stack frame
+/// holds every future (see `tree_body`).
+fn pinned_steps(
+    private: &TokenStream,
+    leaves: &[TokenStream],
+    mut chunk: impl FnMut(usize, std::ops::Range<usize>) -> (TokenStream, TokenStream),
+) -> TokenStream {
+    let tree = step_tree(private, leaves);
+    if leaves.len() <= CHUNK {
+        return quote!(let mut __orchestrator_steps = ::core::pin::pin!(#tree););
+    }
+    let (definitions, calls): (Vec<_>, Vec<_>) = (0..leaves.len())
+        .step_by(CHUNK)
+        .enumerate()
+        .map(|(i, start)| chunk(i, start..(start + CHUNK).min(leaves.len())))
+        .unzip();
+    let chunked = step_tree(private, &calls);
+    quote! {
+        #(#definitions)*
+        #[cfg(debug_assertions)]
+        let mut __orchestrator_steps = ::core::pin::pin!(#chunked);
+        #[cfg(not(debug_assertions))]
+        let mut __orchestrator_steps = ::core::pin::pin!(#tree);
     }
 }
 
