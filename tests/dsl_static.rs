@@ -82,6 +82,23 @@ async fn tripled(seed: &u32, #[resource] factor: &Factor) -> Result<u32, Broken>
 // A chain: each step alone in its layer, its future the function's own.
 workflow!(Alone: seed, tripled);
 
+#[step(depends_on = "seed")]
+async fn brittle(seed: &u32) -> Result<u32, Broken> {
+    // Panics on a later poll than its first, mid-chain.
+    tokio::task::yield_now().await;
+    assert!(*seed != 7, "unlucky seed");
+    Ok(seed + 1)
+}
+
+#[step(depends_on = "brittle")]
+async fn after(brittle: &u32) -> Result<u32, Broken> {
+    Ok(brittle * 2)
+}
+
+// A chain whose middle step can panic: a run of one-step layers catches a
+// panic once, around the whole run.
+workflow!(Brittle: seed, brittle, after);
+
 fn engine() -> WorkflowEngine {
     WorkflowEngine::builder().resource(Factor(3)).build()
 }
@@ -296,6 +313,32 @@ async fn a_panicking_step_is_a_failed_step_and_the_run_goes_on() {
         Some("total 29")
     );
     assert_eq!(summary(&report), summary(&full));
+}
+
+#[tokio::test]
+async fn a_step_of_a_chain_that_panics_fails_and_its_dependents_are_skipped() {
+    const { assert!(__orchestrator_workflow_Brittle::__ORCHESTRATOR_FUSED) };
+    assert!(takes_static_path(
+        &engine(),
+        Brittle::workflow(),
+        __orchestrator_workflow_Brittle::__orchestrator_static_fits
+    ));
+    let (fast, full) = both_paths!(Brittle, 7);
+    let Err(RunError::Failed { report, .. }) = fast else {
+        panic!("seed 7 panics in `brittle`");
+    };
+    let brittle = report.step("brittle").expect("brittle is a step");
+    assert!(
+        brittle.failure().is_some_and(|f| f.is_panic()),
+        "{brittle:?}"
+    );
+    assert!(brittle.duration().is_some(), "timed up to its panic");
+    assert_eq!(report.output::<u32>("seed"), Some(&7));
+    assert_eq!(report.status("after"), Some(StepStatus::Skipped));
+    assert_eq!(summary(&report), summary(&full));
+    // The same steps without the panic: every output, typed.
+    let out = Brittle::run(&engine(), 2).await.expect("seed 2");
+    assert_eq!((*out.brittle, *out.after), (3, 6));
 }
 
 #[tokio::test]

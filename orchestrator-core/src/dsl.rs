@@ -8,9 +8,9 @@
 use std::fmt;
 
 pub use crate::static_run::{
-    Finished, FusedLayer, FusedRun, FusedStep, Leaf, Pair, STATIC_FUTURES_LIMIT,
-    STATIC_FUTURES_LIMIT_DEBUG, Slot, StaticEnv, StaticRun, StepFuture, Steps, fits_static,
-    future_size, leaf, output, pair,
+    Finished, FusedLayer, FusedRun, Leaf, Pair, Reserve, STATIC_FUTURES_LIMIT,
+    STATIC_FUTURES_LIMIT_DEBUG, Segment, Slot, StaticEnv, StaticRun, StepFuture, Steps,
+    fits_static, future_size, leaf, output, pair, segment,
 };
 
 use crate::error::{RunFailed, WorkflowError};

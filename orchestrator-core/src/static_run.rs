@@ -457,7 +457,14 @@ impl Records {
         now: u64,
         result: Result<Output, StepFailure>,
     ) {
-        let record = &mut self.steps[step as usize];
+        // Every caller passes a step of the run; should one not, there is
+        // nothing to record.
+        let (Some(record), Some(def)) = (
+            self.steps.get_mut(step as usize),
+            wf.steps.get(step as usize),
+        ) else {
+            return;
+        };
         record.attempts = 1;
         record.set_timing_nanos(
             self.epoch_nanos.saturating_add(started),
@@ -469,7 +476,7 @@ impl Records {
                 record.status = Some(StepStatus::Succeeded);
             }
             Err(failure) => {
-                tracing::warn!(step = %wf.steps[step as usize].name, error = %failure, attempts = 1, "step did not succeed");
+                tracing::warn!(step = %def.name, error = %failure, attempts = 1, "step did not succeed");
                 record.status = Some(StepStatus::Failed);
                 record.detail_mut().failure = Some(failure);
                 self.clean = false;
@@ -483,7 +490,10 @@ impl Records {
 /// a fan-out and its fan-in, a chain). The earliest a step can start is
 /// then when the layer before it ends, so the generated code runs the
 /// layers in order, as a person would write them by hand: a layer of one
-/// step is awaited ([`FusedRun::step`]), a wider one is joined
+/// step is awaited in the generated code itself, between
+/// [`FusedRun::begin`] and [`FusedRun::end`] (a run of such layers
+/// reserved at once, [`FusedRun::reserve`], its panics caught around it,
+/// [`segment`]), a wider one is joined
 /// ([`FusedRun::layer`]); each step's future is made when its layer
 /// starts, from its dependencies' outputs, and each output goes to a
 /// plain slot of the run. No tree, no ready queue, no dependency counts.
@@ -500,7 +510,14 @@ pub struct FusedRun {
     last: u64,
     /// Steps left to start in this poll of the run before it yields.
     budget: u32,
+    /// The step that is a layer of its own running now ([`FusedRun::begin`]),
+    /// `NO_STEP` between steps; and when it started.
+    current: u32,
+    started: u64,
 }
+
+/// [`FusedRun::current`] between steps.
+const NO_STEP: u32 = u32::MAX;
 
 /// How many steps a run starts in one poll before it lets other tasks run
 /// (as the executor and the static path's driver do).
@@ -520,6 +537,8 @@ impl StaticRun {
             start: clock::now(),
             last: 0,
             budget: BUDGET,
+            current: NO_STEP,
+            started: 0,
         };
         (run, self.env)
     }
@@ -536,41 +555,86 @@ impl FusedRun {
         self.records.end(&self.workflow, step, started, now, result);
     }
 
-    /// When a step that is a layer of its own starts (ns since the run
-    /// started), or `None` when the run yields first (it started its
-    /// budget of steps in this poll; `cx` is woken to start this one).
-    /// Out of line: one copy, not one in every step's code.
-    #[inline(never)]
-    fn start_step(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        if self.budget == 0 {
-            self.budget = BUDGET;
-            cx.waker().wake_by_ref();
-            // The clock is read again when the step starts.
-            self.last = u64::MAX;
-            return None;
+    /// Makes room in this poll of the run for `steps` steps that are
+    /// layers of their own (a run of them, awaited in sequence, reserves
+    /// them at once): once the run started its budget of steps in this
+    /// poll, it yields first, so a long chain of steps that never wait
+    /// lets other tasks run.
+    pub fn reserve(&mut self, steps: u32) -> Reserve<'_> {
+        Reserve {
+            run: self,
+            steps,
+            yielded: false,
         }
-        self.budget -= 1;
-        if self.last == u64::MAX {
-            self.last = self.now();
-        }
-        Some(self.last)
     }
 
-    /// Runs step `step` (a layer of its own) to its end: its typed output,
-    /// or `None` when it failed or panicked (recorded as the executor
-    /// records it).
-    pub fn step<T, F>(&mut self, step: u32, fut: F) -> FusedStep<'_, T, F>
-    where
-        T: Send + Sync + 'static,
-        F: Future<Output = Result<T, BoxError>>,
-    {
-        FusedStep {
-            fut,
-            run: self,
-            step,
-            started: None,
-            output: PhantomData,
+    /// Step `step`, a layer of its own, starts: it ran once its future is
+    /// awaited and the result handed to [`FusedRun::end`]. A panic while
+    /// it runs is its failure ([`FusedRun::step_panicked`]).
+    #[inline]
+    pub fn begin(&mut self, step: u32) {
+        self.current = step;
+        self.started = if self.last == u64::MAX {
+            self.clock_restarts()
+        } else {
+            self.last
+        };
+    }
+
+    /// The clock read when a step starts after the run yielded.
+    #[cold]
+    #[inline(never)]
+    fn clock_restarts(&mut self) -> u64 {
+        self.last = self.now();
+        self.last
+    }
+
+    /// Records how the step begun last ended, with `result`: its typed
+    /// output, or `None` when it failed (recorded as the executor
+    /// records it). Out of line, generic over the output type alone:
+    /// steps with the same output type share one copy.
+    #[inline(never)]
+    pub fn end<T: Send + Sync + 'static>(
+        &mut self,
+        result: Result<T, BoxError>,
+    ) -> Option<StepOutput<T>> {
+        let step = std::mem::replace(&mut self.current, NO_STEP);
+        let now = self.now();
+        self.last = now;
+        match result {
+            Ok(value) => {
+                let (erased, typed) = Output::with_typed(value);
+                self.settle(step, self.started, now, Ok(erased));
+                Some(typed)
+            }
+            Err(error) => {
+                self.step_failed(step, error);
+                None
+            }
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn step_failed(&mut self, step: u32, error: BoxError) {
+        let Finished(result) = failed(error);
+        self.settle(step, self.started, self.last, result);
+    }
+
+    /// Records that the step begun last panicked, with `payload`, as
+    /// [`segment`] caught it. A panic outside any step is not a step's to
+    /// record: it goes on unwinding.
+    #[cold]
+    #[inline(never)]
+    pub fn step_panicked(&mut self, payload: Box<dyn std::any::Any + Send>) {
+        let step = std::mem::replace(&mut self.current, NO_STEP);
+        if step == NO_STEP {
+            std::panic::resume_unwind(payload);
+        }
+        let now = self.now();
+        self.last = now;
+        let Finished(result) = panicked(payload);
+        self.settle(step, self.started, now, result);
     }
 
     /// Runs the steps of one layer, `steps` (their positions in the
@@ -625,70 +689,60 @@ impl FusedRun {
     }
 }
 
+/// The room for steps made by [`FusedRun::reserve`]: `Pending` once when
+/// the run spent its budget of steps in this poll.
+pub struct Reserve<'r> {
+    run: &'r mut FusedRun,
+    steps: u32,
+    yielded: bool,
+}
+
+impl Future for Reserve<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let run = &mut *this.run;
+        if !this.yielded && run.budget < this.steps {
+            this.yielded = true;
+            run.budget = BUDGET;
+            // The clock is read again when the next step starts.
+            run.last = u64::MAX;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        run.budget = run.budget.saturating_sub(this.steps);
+        Poll::Ready(())
+    }
+}
+
 pin_project_lite::pin_project! {
-    /// A step of a [`FusedRun`] that is a layer of its own, run to its
-    /// end: made by [`FusedRun::step`].
-    pub struct FusedStep<'r, T, F> {
+    /// A run of a [`FusedRun`]'s steps that are layers of their own,
+    /// each polled in turn within its own code (the generated `async fn`
+    /// awaiting them in sequence, as a person would): a panic in any of
+    /// them is caught here, once for the whole run of steps, rather than
+    /// around each step's poll. Made by [`segment`].
+    pub struct Segment<F> {
         #[pin]
         fut: F,
-        run: &'r mut FusedRun,
-        step: u32,
-        // When it was first polled (ns since the run started); `u64::MAX`
-        // once it finished.
-        started: Option<u64>,
-        output: PhantomData<fn() -> T>,
     }
 }
 
-impl<T, F> Future for FusedStep<'_, T, F>
-where
-    T: Send + Sync + 'static,
-    F: Future<Output = Result<T, BoxError>>,
-{
-    type Output = Option<StepOutput<T>>;
+/// Runs `fut`, a run of steps (see [`Segment`]), catching a panic: its
+/// output, or the panic's payload for [`FusedRun::step_panicked`].
+pub fn segment<F: Future<Output = bool>>(fut: F) -> Segment<F> {
+    Segment { fut }
+}
+
+impl<F: Future<Output = bool>> Future for Segment<F> {
+    type Output = Result<bool, Box<dyn std::any::Any + Send>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let started = match *this.started {
-            Some(u64::MAX) => return Poll::Ready(None),
-            Some(started) => started,
-            None => match this.run.start_step(cx) {
-                Some(started) => *this.started.insert(started),
-                None => return Poll::Pending,
-            },
-        };
-        let fut = this.fut;
-        let result = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(value))) => Ok(value),
-            Ok(Poll::Ready(Err(error))) => Err(failed(error)),
-            Err(payload) => Err(panicked(payload)),
-        };
-        *this.started = Some(u64::MAX);
-        Poll::Ready(fused_end(this.run, *this.step, started, result))
-    }
-}
-
-/// Records how a step of a fused run ended: out of line, generic over the
-/// output type alone (steps with the same output type share it).
-#[inline(never)]
-fn fused_end<T: Send + Sync + 'static>(
-    run: &mut FusedRun,
-    step: u32,
-    started: u64,
-    result: Result<T, Finished>,
-) -> Option<StepOutput<T>> {
-    let now = run.now();
-    run.last = now;
-    match result {
-        Ok(value) => {
-            let (erased, typed) = Output::with_typed(value);
-            run.settle(step, started, now, Ok(erased));
-            Some(typed)
-        }
-        Err(Finished(result)) => {
-            run.settle(step, started, now, result);
-            None
+        let fut = self.project().fut;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(ok)) => Poll::Ready(Ok(ok)),
+            Err(payload) => Poll::Ready(Err(payload)),
         }
     }
 }
@@ -1184,6 +1238,19 @@ mod tests {
         assert!(most <= 3, "a step was polled {most} times: {polls:?}");
     }
 
+    /// A step of a fused run that is a layer of its own, run as the
+    /// generated code runs it.
+    async fn fused_step<T: Send + Sync + 'static>(
+        run: &mut FusedRun,
+        step: u32,
+        fut: impl Future<Output = Result<T, BoxError>>,
+    ) -> Option<StepOutput<T>> {
+        run.reserve(1).await;
+        run.begin(step);
+        let result = fut.await;
+        run.end(result)
+    }
+
     /// A step function for the fused tests: its output after a yield.
     async fn yields(value: u32) -> Result<u32, BoxError> {
         tokio::task::yield_now().await;
@@ -1196,7 +1263,7 @@ mod tests {
         let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
             .expect("a plain workflow")
             .fused();
-        let root = run.step(0, async { Ok::<u32, BoxError>(0) }).await;
+        let root = fused_step(&mut run, 0, async { Ok::<u32, BoxError>(0) }).await;
         assert_eq!(root.map(|r| *r), Some(0));
         let mut senders = Vec::new();
         let polls: Vec<std::sync::atomic::AtomicU32> = (0..WIDTH)
@@ -1272,10 +1339,11 @@ mod tests {
         let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
             .expect("a plain workflow")
             .fused();
-        assert!(run.step(0, yields(1)).await.is_some());
-        let failed = run
-            .step(1, async { Err::<u32, BoxError>("no luck".into()) })
-            .await;
+        assert!(fused_step(&mut run, 0, yields(1)).await.is_some());
+        let failed = fused_step(&mut run, 1, async {
+            Err::<u32, BoxError>("no luck".into())
+        })
+        .await;
         assert!(failed.is_none());
         let report = run.finish(&[0, 1, 2]);
         let full = WorkflowEngine::new()
@@ -1303,19 +1371,48 @@ mod tests {
             let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
                 .expect("a plain workflow")
                 .fused();
-            let out = run
-                .step(0, async {
-                    panic!("step a panics");
+            // A panic is caught once for a run of steps, and recorded as
+            // the failure of the step running.
+            let caught = segment(async {
+                fused_step(&mut run, 0, yields(1)).await;
+                fused_step(&mut run, 1, async {
+                    panic!("step b panics");
                     #[allow(unreachable_code)]
                     Ok::<u32, BoxError>(0)
                 })
                 .await;
-            assert!(out.is_none());
+                true
+            })
+            .await;
+            let Err(payload) = caught else {
+                panic!("the panic is caught: {caught:?}");
+            };
+            run.step_panicked(payload);
             run.finish(&[0, 1, 2])
         };
-        let a = panicked.step("a").expect("a is a step");
-        assert!(a.failure().is_some_and(|f| f.is_panic()));
+        assert_eq!(panicked.status("a"), Some(StepStatus::Succeeded));
+        assert_eq!(panicked.output::<u32>("a"), Some(&1));
+        let b = panicked.step("b").expect("b is a step");
+        assert!(b.failure().is_some_and(|f| f.is_panic()), "{b:?}");
         assert_eq!(panicked.status("c"), Some(StepStatus::Skipped));
+    }
+
+    #[test]
+    fn a_panic_caught_between_steps_goes_on_unwinding() {
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &two_steps())
+            .expect("a plain workflow")
+            .fused();
+        run.begin(0);
+        assert!(run.end(Ok::<u32, BoxError>(1)).is_some());
+        // No step is running: the panic is not step b's.
+        let payload: Box<dyn std::any::Any + Send> = Box::new("not a step's");
+        let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| run.step_panicked(payload)));
+        let payload = unwound.expect_err("the panic goes on");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"not a step's"));
+        let report = run.finish(&[0, 1]);
+        let b = report.step("b").expect("b is a step");
+        assert!(b.failure().is_none(), "b never ran: {report:?}");
+        assert_eq!(b.attempts(), 0, "{report:?}");
     }
 
     #[test]
@@ -1356,9 +1453,16 @@ mod tests {
         let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
             .expect("a plain workflow")
             .fused();
+        // As the generated code runs it: runs of 64 steps, each reserved
+        // at once.
         let mut chain = std::pin::pin!(async move {
-            for i in 0..steps {
-                run.step(i as u32, async { Ok::<u32, BoxError>(0) }).await;
+            for chunk in (0..steps as u32).collect::<Vec<_>>().chunks(64) {
+                run.reserve(chunk.len() as u32).await;
+                for &i in chunk {
+                    run.begin(i);
+                    let result = async { Ok::<u32, BoxError>(0) }.await;
+                    assert!(run.end(result).is_some());
+                }
             }
             run.finish(&[])
         });

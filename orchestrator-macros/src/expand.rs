@@ -782,6 +782,10 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         quote!(#companion::#maker((#(#refs,)*), __orchestrator_input, __orchestrator_env))
     };
     let mut segments = Vec::new();
+    // Whether each segment is a run of one-step layers (its steps' panics
+    // caught around it) rather than a wider layer (each step's caught by
+    // its leaf).
+    let mut chained = Vec::new();
     let mut fns = Vec::new();
     let mut i = 0;
     while i < layers.len() {
@@ -794,10 +798,15 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                 let call = make(step);
                 let field = syn::Index::from(step);
                 let position = u32::try_from(step).unwrap_or(u32::MAX);
+                // The step's future is awaited right here, in this
+                // function's own state machine, as a person would await
+                // it; the run records when it began and how it ended.
                 steps.push(quote! {
                     {
                         #read
-                        match __orchestrator_fused.step(#position, #call).await {
+                        __orchestrator_fused.begin(#position);
+                        let __orchestrator_result = #call.await;
+                        match __orchestrator_fused.end(__orchestrator_result) {
                             ::core::option::Option::Some(value) => {
                                 __orchestrator_outs.#field = ::core::option::Option::Some(value);
                             }
@@ -807,7 +816,13 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                 });
                 i += 1;
             }
-            quote!( #(#steps)* true )
+            let count = u32::try_from(steps.len()).unwrap_or(u32::MAX);
+            chained.push(true);
+            quote! {
+                __orchestrator_fused.reserve(#count).await;
+                #(#steps)*
+                true
+            }
         } else {
             let layer = &layers[i];
             let mut layer_deps: Vec<usize> = layer.iter().flat_map(|&s| deps[s].clone()).collect();
@@ -869,6 +884,7 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
             });
             let positions = layer.iter().map(|&s| u32::try_from(s).unwrap_or(u32::MAX));
             i += 1;
+            chained.push(false);
             quote! {
                 #read
                 let ( #(#writes,)* ) = ( #( &mut __orchestrator_outs.#write_fields, )* );
@@ -895,19 +911,35 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         .iter()
         .flatten()
         .map(|&s| u32::try_from(s).unwrap_or(u32::MAX));
+    let calls = segments.iter().zip(&chained).map(|(segment, &chained)| {
+        let call = quote! {
+            #segment(
+                &mut __orchestrator_fused,
+                &mut __orchestrator_outs,
+                __orchestrator_input,
+                &__orchestrator_env,
+            )
+        };
+        if !chained {
+            return quote!(#call.await);
+        }
+        quote! {
+            match #private::segment(#call).await {
+                ::core::result::Result::Ok(ok) => ok,
+                ::core::result::Result::Err(payload) => {
+                    __orchestrator_fused.step_panicked(payload);
+                    false
+                }
+            }
+        }
+    });
     quote! {
         #(#fns)*
         let (mut __orchestrator_fused, __orchestrator_env) = __orchestrator_run.fused();
         let mut __orchestrator_ok = true;
         #(
             if __orchestrator_ok {
-                __orchestrator_ok = #segments(
-                    &mut __orchestrator_fused,
-                    &mut __orchestrator_outs,
-                    __orchestrator_input,
-                    &__orchestrator_env,
-                )
-                .await;
+                __orchestrator_ok = #calls;
             }
         )*
         let __orchestrator_report = __orchestrator_fused.finish(&[ #(#order),* ]);

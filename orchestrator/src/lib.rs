@@ -215,13 +215,19 @@ pub use orchestrator_macros::step;
 ///         // on every step of the one before: a chain, a fan-out and its
 ///         // fan-in), so the layers run in order, as you would write them
 ///         // by hand: an `async fn` per run of up to 64 one-step layers,
+///         // each step's future awaited in it, as written by hand,
 ///         async fn __orchestrator_layer0(fused: &mut FusedRun, outs: &mut Outs, input, env) -> bool {
-///             match fused.step(0, Self::__orchestrator_static_step0((), input, env)).await {
+///             fused.reserve(2).await;       // yields first once the run's budget of steps is spent
+///             fused.begin(0);
+///             let result = Self::__orchestrator_static_step0((), input, env).await;
+///             match fused.end(result) {
 ///                 Some(value) => outs.0 = Some(value),   // the typed output, also in the report
-///                 None => return false,                  // failed or panicked: recorded
+///                 None => return false,                  // failed: recorded
 ///             }
 ///             let (r0,) = (match &outs.0 { Some(value) => value, None => return false },);
-///             match fused.step(1, Self::__orchestrator_static_step1((r0,), input, env)).await { /* ... */ }
+///             fused.begin(1);
+///             let result = Self::__orchestrator_static_step1((r0,), input, env).await;
+///             match fused.end(result) { /* ... */ }
 ///             true
 ///         }
 ///         // and one per wider layer, whose steps' futures are joined,
@@ -230,7 +236,14 @@ pub use orchestrator_macros::step;
 ///         //     fused.layer(&[4, 5], steps.as_mut()).await
 ///         let (mut fused, env) = run.fused();
 ///         let mut ok = true;
-///         if ok { ok = __orchestrator_layer0(&mut fused, &mut outs, input, &env).await; }
+///         // A panic in a run of one-step layers is caught around it, once,
+///         // and recorded as the failure of the step that was running:
+///         if ok {
+///             ok = match segment(__orchestrator_layer0(&mut fused, &mut outs, input, &env)).await {
+///                 Ok(ok) => ok,
+///                 Err(payload) => { fused.step_panicked(payload); false }
+///             };
+///         }
 ///         // The report; after a layer that did not all succeed, every later
 ///         // step is skipped with the executor's reasons:
 ///         let report = fused.finish(&[0, 1]);
@@ -277,7 +290,7 @@ pub mod __private {
     pub use orchestrator_core::dsl::{
         Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, StepFuture, Steps,
         WorkflowType, add_step, context_error, erase, fits_static, future_size, leaf, output,
-        output_at, pair,
+        output_at, pair, segment,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
