@@ -142,12 +142,19 @@ where
         let this = self.project();
         match this.fut.as_pin_mut() {
             Some(fut) => fut.poll(cx).map(|result| result.map_err(Into::into)),
-            None => Poll::Ready(Err(this
-                .error
-                .take()
-                .unwrap_or_else(|| BoxError::from("the step was polled after it failed")))),
+            None => Poll::Ready(Err(take_error(this.error))),
         }
     }
+}
+
+/// The error of a [`StepFuture`] that failed without running: out of line
+/// and cold, so that every step's poll does not carry it.
+#[cold]
+#[inline(never)]
+fn take_error(error: &mut Option<BoxError>) -> BoxError {
+    error
+        .take()
+        .unwrap_or_else(|| BoxError::from("the step was polled after it failed"))
 }
 
 /// The steps of a static run, as a balanced tree of [`Pair`]s over one
@@ -158,7 +165,9 @@ where
 pub trait Steps {
     /// How many steps this holds.
     const LEN: usize;
-    /// Starts or polls step `step` (counted within this subtree).
+    /// Starts or polls step `step` (counted within this subtree). A panic
+    /// in the step's future unwinds out of it: the driver catches it, as
+    /// the step's failure, and never asks for that step again.
     fn advance(self: Pin<&mut Self>, step: usize, cx: &mut Context<'_>) -> Poll<Finished>;
 }
 
@@ -289,16 +298,24 @@ where
         if *this.done {
             return finished_already();
         }
-        let fut = this.fut;
-        let finished = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(value))) => succeeded(value, this.out),
-            Ok(Poll::Ready(Err(error))) => failed(error),
-            Err(payload) => panicked(payload),
+        // A panic unwinds to the driver, which catches it around its call
+        // (see `caught`): once per driver, not once in every step's code.
+        // The step is then over: the driver never asks for it again.
+        let finished = match this.fut.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(value)) => succeeded(value, this.out),
+            Poll::Ready(Err(error)) => failed(error),
         };
         *this.done = true;
         Poll::Ready(finished)
     }
+}
+
+/// `advance`, a step's poll through [`Steps::advance`], with a panic in it
+/// caught as the step's failure.
+fn caught(advance: impl FnOnce() -> Poll<Finished>) -> Poll<Finished> {
+    std::panic::catch_unwind(AssertUnwindSafe(advance))
+        .unwrap_or_else(|payload| Poll::Ready(panicked(payload)))
 }
 
 // What a leaf does once its step finished is out of line, generic over the
@@ -589,15 +606,17 @@ impl FusedRun {
         self.last
     }
 
-    /// Records how the step begun last ended, with `result`: its typed
-    /// output, or `None` when it failed (recorded as the executor
-    /// records it). Out of line, generic over the output type alone:
-    /// steps with the same output type share one copy.
+    /// Records how the step begun last ended, with `result`, and puts its
+    /// typed output in `out`: whether it succeeded (a failure is recorded
+    /// as the executor records it). Out of line, generic over the output
+    /// type alone: steps with the same output type share one copy, and
+    /// each step's own code is a call.
     #[inline(never)]
     pub fn end<T: Send + Sync + 'static>(
         &mut self,
         result: Result<T, BoxError>,
-    ) -> Option<StepOutput<T>> {
+        out: &mut Option<StepOutput<T>>,
+    ) -> bool {
         let step = std::mem::replace(&mut self.current, NO_STEP);
         let now = self.now();
         self.last = now;
@@ -605,11 +624,12 @@ impl FusedRun {
             Ok(value) => {
                 let (erased, typed) = Output::with_typed(value);
                 self.settle(step, self.started, now, Ok(erased));
-                Some(typed)
+                *out = Some(typed);
+                true
             }
             Err(error) => {
                 self.step_failed(step, error);
-                None
+                false
             }
         }
     }
@@ -780,7 +800,7 @@ impl<S: Steps> Future for FusedLayer<'_, S> {
             };
             for (position, &step) in this.steps.iter().enumerate().take(S::LEN) {
                 let started = now;
-                let polled = this.tree.as_mut().advance(position, cx);
+                let polled = caught(|| this.tree.as_mut().advance(position, cx));
                 now = run.now();
                 match polled {
                     Poll::Pending => {
@@ -908,7 +928,7 @@ impl Waiting {
             let step = running.step;
             let started = running.started;
             let mut step_cx = Context::from_waker(waker);
-            if let Poll::Ready(Finished(result)) = advance(step as usize, &mut step_cx) {
+            if let Poll::Ready(Finished(result)) = caught(|| advance(step as usize, &mut step_cx)) {
                 self.running[slot as usize] = None;
                 self.free.push(slot);
                 self.live -= 1;
@@ -1059,7 +1079,7 @@ impl State {
             }
             budget -= 1;
             let started = now;
-            match advance(step as usize, cx) {
+            match caught(|| advance(step as usize, cx)) {
                 Poll::Pending => {
                     self.waiting.wait(step, started);
                     now = self.now();
@@ -1248,7 +1268,9 @@ mod tests {
         run.reserve(1).await;
         run.begin(step);
         let result = fut.await;
-        run.end(result)
+        let mut out = None;
+        run.end(result, &mut out);
+        out
     }
 
     /// A step function for the fused tests: its output after a yield.
@@ -1397,13 +1419,51 @@ mod tests {
         assert_eq!(panicked.status("c"), Some(StepStatus::Skipped));
     }
 
+    #[tokio::test]
+    async fn a_step_of_a_fused_layer_panicking_after_a_wait_fails_alone() {
+        let wf = fan_out(2);
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        assert!(fused_step(&mut run, 0, yields(0)).await.is_some());
+        let (mut left, mut right) = (None, None);
+        {
+            let mut steps = std::pin::pin!(pair(
+                leaf(yields(1), &mut left),
+                leaf(
+                    async {
+                        tokio::task::yield_now().await;
+                        panic!("the right step panics once woken");
+                        #[allow(unreachable_code)]
+                        Ok::<u32, BoxError>(2)
+                    },
+                    &mut right,
+                ),
+            ));
+            assert!(!run.layer(&[1, 2], steps.as_mut()).await);
+        }
+        assert_eq!(left.as_deref(), Some(&1));
+        assert!(right.is_none());
+        let report = run.finish(&[0, 1, 2]);
+        assert_eq!(report.output::<u32>("s0"), Some(&1));
+        let s1 = report.step("s1").expect("s1 is a step");
+        assert!(s1.failure().is_some_and(|f| f.is_panic()), "{s1:?}");
+        assert!(
+            s1.error_message()
+                .is_some_and(|m| m.contains("panics once woken")),
+            "{s1:?}"
+        );
+    }
+
     #[test]
     fn a_panic_caught_between_steps_goes_on_unwinding() {
         let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &two_steps())
             .expect("a plain workflow")
             .fused();
         run.begin(0);
-        assert!(run.end(Ok::<u32, BoxError>(1)).is_some());
+        let mut out = None;
+        assert!(run.end(Ok::<u32, BoxError>(1), &mut out));
+        assert_eq!(out.as_deref(), Some(&1));
         // No step is running: the panic is not step b's.
         let payload: Box<dyn std::any::Any + Send> = Box::new("not a step's");
         let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| run.step_panicked(payload)));
@@ -1461,7 +1521,7 @@ mod tests {
                 for &i in chunk {
                     run.begin(i);
                     let result = async { Ok::<u32, BoxError>(0) }.await;
-                    assert!(run.end(result).is_some());
+                    assert!(run.end(result, &mut None));
                 }
             }
             run.finish(&[])

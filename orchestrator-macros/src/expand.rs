@@ -806,11 +806,11 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                         #read
                         __orchestrator_fused.begin(#position);
                         let __orchestrator_result = #call.await;
-                        match __orchestrator_fused.end(__orchestrator_result) {
-                            ::core::option::Option::Some(value) => {
-                                __orchestrator_outs.#field = ::core::option::Option::Some(value);
-                            }
-                            ::core::option::Option::None => return false,
+                        if !__orchestrator_fused.end(
+                            __orchestrator_result,
+                            &mut __orchestrator_outs.#field,
+                        ) {
+                            return false;
                         }
                     }
                 });

@@ -220,14 +220,13 @@ pub use orchestrator_macros::step;
 ///             fused.reserve(2).await;       // yields first once the run's budget of steps is spent
 ///             fused.begin(0);
 ///             let result = Self::__orchestrator_static_step0((), input, env).await;
-///             match fused.end(result) {
-///                 Some(value) => outs.0 = Some(value),   // the typed output, also in the report
-///                 None => return false,                  // failed: recorded
-///             }
+///             // The typed output to its slot (also in the report), or false
+///             // when the step failed (recorded):
+///             if !fused.end(result, &mut outs.0) { return false; }
 ///             let (r0,) = (match &outs.0 { Some(value) => value, None => return false },);
 ///             fused.begin(1);
 ///             let result = Self::__orchestrator_static_step1((r0,), input, env).await;
-///             match fused.end(result) { /* ... */ }
+///             if !fused.end(result, &mut outs.1) { return false; }
 ///             true
 ///         }
 ///         // and one per wider layer, whose steps' futures are joined,
