@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, SystemTime};
 
-use crate::clock::{self, Instant};
+use crate::clock::{self, Raw};
 
 use crate::context::Resources;
 use crate::dsl::context_error;
@@ -429,7 +429,7 @@ impl StaticRun {
             waiting: Waiting::default(),
             ended: Vec::new(),
             settled: Vec::new(),
-            start: clock::now(),
+            start: clock::raw(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;
         RunReport {
@@ -438,7 +438,7 @@ impl StaticRun {
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at,
-            elapsed: clock::since(state.start),
+            elapsed: Duration::from_nanos(nanos_since(state.start)),
             steps: state.records.steps,
         }
     }
@@ -521,7 +521,7 @@ pub struct FusedRun {
     run_id: u64,
     records: Records,
     started_at: SystemTime,
-    start: Instant,
+    start: Raw,
     /// Nanoseconds since `start` at the last clock read: when the step
     /// that finished last finished, so when the next one starts.
     last: u64,
@@ -551,7 +551,7 @@ impl StaticRun {
             plan: self.plan,
             run_id: self.run_id,
             started_at,
-            start: clock::now(),
+            start: clock::raw(),
             last: 0,
             budget: BUDGET,
             current: NO_STEP,
@@ -703,7 +703,7 @@ impl FusedRun {
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at: self.started_at,
-            elapsed: clock::since(self.start),
+            elapsed: Duration::from_nanos(nanos_since(self.start)),
             steps: self.records.steps,
         }
     }
@@ -895,7 +895,7 @@ impl Waiting {
     fn poll_woken<F>(
         &mut self,
         cx: &Context<'_>,
-        start: Instant,
+        start: Raw,
         advance: &mut F,
         ended: &mut Vec<Ended>,
     ) where
@@ -946,8 +946,8 @@ impl Waiting {
 
 /// Nanoseconds since `start`: one clock read and one subtraction, from
 /// which a step's start and duration both follow.
-fn nanos_since(start: Instant) -> u64 {
-    u64::try_from(clock::since(start).as_nanos()).unwrap_or(u64::MAX)
+fn nanos_since(start: Raw) -> u64 {
+    clock::nanos_since(start)
 }
 
 /// The bookkeeping of one static run.
@@ -962,7 +962,7 @@ struct State {
     ended: Vec<Ended>,
     /// A reusable work list for `settle`.
     settled: Vec<u32>,
-    start: Instant,
+    start: Raw,
 }
 
 impl State {
