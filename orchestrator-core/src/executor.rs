@@ -529,7 +529,7 @@ impl Driver {
         record.set_timing_nanos(
             self.epoch_nanos
                 .saturating_add(u64::try_from(since_start).unwrap_or(u64::MAX)),
-            duration,
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
         );
         let result = match outcome.result {
             Ok(output) if def.handler.is_branch() => {

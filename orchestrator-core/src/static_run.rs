@@ -485,7 +485,7 @@ impl Records {
         record.attempts = 1;
         record.set_timing_nanos(
             self.epoch_nanos.saturating_add(started),
-            Duration::from_nanos(now.saturating_sub(started)),
+            now.saturating_sub(started),
         );
         match result {
             Ok(output) => {
