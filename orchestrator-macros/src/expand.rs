@@ -68,10 +68,10 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
     let static_call = static_fns.as_ref().map(|_| {
         quote! {
             if #companion::__orchestrator_static_fits() {
-                if let ::core::option::Option::Some(run) =
+                if let ::core::option::Option::Some(__orchestrator_run) =
                     #private::StaticRun::begin(engine, Self::workflow())
                 {
-                    return #companion::__orchestrator_start_static(run, &input).await;
+                    return #companion::__orchestrator_start_static(__orchestrator_run, &input).await;
                 }
             }
         }
@@ -192,8 +192,8 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
             #vis async fn run_with(
                 execution: #krate::Execution,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
-                let report = Self::report_with(execution).await?;
-                #output_name::from_report(report)
+                let __orchestrator_report = Self::report_with(execution).await?;
+                #output_name::from_report(__orchestrator_report)
             }
 
             /// Runs `execution` and returns the report whatever the steps
@@ -206,8 +206,8 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         }
 
         impl ::core::fmt::Debug for #output_name {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#output_name_str)
+            fn fmt(&self, __orchestrator_f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                __orchestrator_f.debug_struct(#output_name_str)
                     .field("report", &self.__orchestrator_report)
                     .finish_non_exhaustive()
             }
@@ -226,9 +226,9 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                 #name::workflow()
             }
             fn from_report(
-                report: #krate::RunReport,
+                __orchestrator_report: #krate::RunReport,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
-                #output_name::from_report(report)
+                #output_name::from_report(__orchestrator_report)
             }
         }
 
@@ -250,13 +250,13 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                     __orchestrator_outputs => {
                         let ( #(#idents,)* ) = __orchestrator_outputs;
                         let __orchestrator_missing = [ #( (#idents.is_none(), #names), )* ];
-                        let step = __orchestrator_missing
+                        let __orchestrator_step = __orchestrator_missing
                             .iter()
-                            .find(|(missing, _)| *missing)
-                            .map_or("", |(_, name)| *name);
+                            .find(|(__orchestrator_is_missing, _)| *__orchestrator_is_missing)
+                            .map_or("", |(_, __orchestrator_name)| *__orchestrator_name);
                         ::core::result::Result::Err(#krate::RunError::MissingOutput {
                             workflow: #name_str,
-                            step,
+                            step: __orchestrator_step,
                         })
                     }
                 }
@@ -367,18 +367,22 @@ fn step_body(
         // The static path's reads box their (cold) errors themselves: a
         // `ContextError` returned by value would be copied in every step.
         let fail = match access {
-            Access::Context => quote!(::core::result::Result::Err(#private::context_error(error))),
-            Access::Fused if plain => {
-                quote!(#private::StepFuture::failed(error))
+            Access::Context => {
+                quote!(::core::result::Result::Err(#private::context_error(__orchestrator_error)))
             }
-            Access::Static | Access::Fused => quote!(::core::result::Result::Err(error)),
+            Access::Fused if plain => {
+                quote!(#private::StepFuture::failed(__orchestrator_error))
+            }
+            Access::Static | Access::Fused => {
+                quote!(::core::result::Result::Err(__orchestrator_error))
+            }
         };
         lets.push((
             binding,
             quote! {
                 match #getter {
-                    ::core::result::Result::Ok(value) => value,
-                    ::core::result::Result::Err(error) => {
+                    ::core::result::Result::Ok(__orchestrator_value) => __orchestrator_value,
+                    ::core::result::Result::Err(__orchestrator_error) => {
                         return #fail;
                     }
                 }
@@ -408,19 +412,21 @@ fn step_body(
         },
         (StepKind::Composite, _) => quote! {
             match #call.await {
-                ::core::result::Result::Ok(value) => {
-                    <#path as #private::Composite>::finish(&__orchestrator_ctx, value).await
+                ::core::result::Result::Ok(__orchestrator_value) => {
+                    <#path as #private::Composite>::finish(&__orchestrator_ctx, __orchestrator_value).await
                 }
-                ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                    ::core::convert::Into::<#krate::BoxError>::into(error),
+                ::core::result::Result::Err(__orchestrator_error) => ::core::result::Result::Err(
+                    ::core::convert::Into::<#krate::BoxError>::into(__orchestrator_error),
                 ),
             }
         },
         _ => quote! {
             match #call.await {
-                ::core::result::Result::Ok(value) => ::core::result::Result::Ok(value),
-                ::core::result::Result::Err(error) => ::core::result::Result::Err(
-                    ::core::convert::Into::<#krate::BoxError>::into(error),
+                ::core::result::Result::Ok(__orchestrator_value) => {
+                    ::core::result::Result::Ok(__orchestrator_value)
+                }
+                ::core::result::Result::Err(__orchestrator_error) => ::core::result::Result::Err(
+                    ::core::convert::Into::<#krate::BoxError>::into(__orchestrator_error),
                 ),
             }
         },
@@ -770,7 +776,7 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         quote! {
             let ( #(#names,)* ) = ( #(
                 match &__orchestrator_outs.#fields {
-                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::Some(__orchestrator_value) => __orchestrator_value,
                     ::core::option::Option::None => return false,
                 },
             )* );
@@ -925,9 +931,9 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         }
         quote! {
             match #private::segment(#call).await {
-                ::core::result::Result::Ok(ok) => ok,
-                ::core::result::Result::Err(payload) => {
-                    __orchestrator_fused.step_panicked(payload);
+                ::core::result::Result::Ok(__orchestrator_ok) => __orchestrator_ok,
+                ::core::result::Result::Err(__orchestrator_payload) => {
+                    __orchestrator_fused.step_panicked(__orchestrator_payload);
                     false
                 }
             }

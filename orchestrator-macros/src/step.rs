@@ -445,7 +445,7 @@ fn describe(
     let branch_check = (!args.branches.is_empty()).then(|| {
         let span = output_span(func);
         quote_spanned! {span=>
-            const _: fn(#returned) -> #krate::Branch = |branch| branch;
+            const _: fn(#returned) -> #krate::Branch = |__orchestrator_branch| __orchestrator_branch;
         }
     });
 
@@ -547,8 +547,8 @@ fn describe(
             type Output = #output;
             const NAME: &'static str = #name;
             const DEPENDS_ON: &'static [&'static str] = &[#(#deps),*];
-            fn configure(step: #krate::StepBuilder<'_>) -> #krate::StepBuilder<'_> {
-                step.depends_on(<Self as #krate::__private::Step>::DEPENDS_ON.iter().copied())
+            fn configure(__orchestrator_step: #krate::StepBuilder<'_>) -> #krate::StepBuilder<'_> {
+                __orchestrator_step.depends_on(<Self as #krate::__private::Step>::DEPENDS_ON.iter().copied())
                     #(#configure)*
             }
         }
@@ -623,13 +623,13 @@ fn composite(
         Kind::Plain | Kind::Map { .. } => return TokenStream::new(),
         Kind::Workflow(path) => {
             let path = companion(path);
-            let value = quote_spanned!(at=> value);
+            let value = quote_spanned!(at=> __orchestrator_value);
             quote! {
-            let value: <#path as #private::WorkflowType>::Input = #value;
-            let report = ctx
-                .run_workflow(<#path as #private::WorkflowType>::workflow(), value)
+            let __orchestrator_value: <#path as #private::WorkflowType>::Input = #value;
+            let __orchestrator_report = __orchestrator_ctx
+                .run_workflow(<#path as #private::WorkflowType>::workflow(), __orchestrator_value)
                 .await?;
-            ::core::result::Result::Ok(<#path as #private::WorkflowType>::from_report(report)?)
+            ::core::result::Result::Ok(<#path as #private::WorkflowType>::from_report(__orchestrator_report)?)
             }
         }
         Kind::Loop {
@@ -644,11 +644,11 @@ fn composite(
             quote! {
             let _: ::core::marker::PhantomData<<#body as #private::WorkflowType>::Input> = #check;
             #krate::patterns::run_loop(
-                ctx,
+                __orchestrator_ctx,
                 <#body as #private::WorkflowType>::workflow(),
                 #max_iterations,
                 #until,
-                value,
+                __orchestrator_value,
             )
             .await
             }
@@ -665,11 +665,11 @@ fn composite(
             quote! {
             let _: ::core::marker::PhantomData<<#checked as #private::WorkflowType>::Input> = #check_input;
             #krate::patterns::run_gate(
-                ctx,
+                __orchestrator_ctx,
                 <#checked as #private::WorkflowType>::workflow(),
                 #check,
                 #max_attempts,
-                value,
+                __orchestrator_value,
             )
             .await
             }
@@ -679,8 +679,8 @@ fn composite(
         impl #private::Composite for #ident {
             type Returned = #returned;
             fn finish(
-                ctx: &#krate::StepContext,
-                value: #returned,
+                __orchestrator_ctx: &#krate::StepContext,
+                __orchestrator_value: #returned,
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<
                     <Self as #private::Step>::Output,
