@@ -959,6 +959,48 @@ async fn subscribers_see_every_event_of_a_run_in_order() {
 }
 
 #[tokio::test]
+async fn step_names_of_any_length_come_back_as_written_in_the_report_and_events() {
+    // Short names are kept inline and long ones shared: both must read
+    // back the same everywhere a name appears.
+    let names = [
+        String::from("a"),
+        "x".repeat(23),
+        "y".repeat(24),
+        "étape-à-nom-très-long-".repeat(5),
+    ];
+    let engine = WorkflowEngine::new();
+    let mut events = engine.subscribe();
+    let mut wf = engine.create_workflow("names");
+    for (i, name) in names.iter().enumerate() {
+        let step = wf.add_step(name, move |_ctx: StepContext| async move {
+            Ok::<_, BoxError>(i)
+        });
+        if let Some(before) = i.checked_sub(1) {
+            step.depends_on([&names[before]]);
+        }
+    }
+    let report = engine.execute(&wf).await.expect("valid");
+    let reported: Vec<&str> = report.steps().iter().map(|s| s.name()).collect();
+    assert_eq!(
+        reported,
+        names.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    for (i, name) in names.iter().enumerate() {
+        assert_eq!(report.output::<usize>(name), Some(&i), "{name}");
+    }
+    let mut started = Vec::new();
+    loop {
+        let event = events.recv().await.expect("events until run finished");
+        match &event.kind {
+            EventKind::StepStarted { step, .. } => started.push(step.to_string()),
+            EventKind::RunFinished { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(started, names);
+}
+
+#[tokio::test]
 async fn the_report_prints_as_a_table_with_every_step() {
     let engine = WorkflowEngine::new();
     let mut wf = engine.create_workflow("table");

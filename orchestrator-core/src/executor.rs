@@ -223,7 +223,7 @@ where
     let result = loop {
         attempts += 1;
         shared.emit(|| EventKind::StepStarted {
-            step: def.name.clone(),
+            step: def.name.clone().into(),
             attempt: attempts,
         });
         let run = attempt(attempts).instrument(span.clone());
@@ -243,7 +243,7 @@ where
         let delay = policy.delay_after(attempts);
         tracing::debug!(step = %def.name, attempt = attempts, ?delay, error = %failure, "retrying");
         shared.emit(|| EventKind::StepRetrying {
-            step: def.name.clone(),
+            step: def.name.clone().into(),
             attempt: attempts,
             delay,
             error: failure.to_string(),
@@ -441,7 +441,7 @@ impl Driver {
 
     fn skip(&mut self, shared: &Arc<RunShared>, step: usize, reason: SkipReason) {
         shared.emit(|| EventKind::StepSkipped {
-            step: shared.workflow.steps[step].name.clone(),
+            step: shared.workflow.steps[step].name.clone().into(),
             reason: reason.clone(),
         });
         let record = &mut self.records[step];
@@ -459,14 +459,14 @@ impl Driver {
         if let StepFailure::TimedOut(timeout) = failure {
             record.status = Some(StepStatus::TimedOut);
             shared.emit(|| EventKind::StepTimedOut {
-                step: def.name.clone(),
+                step: def.name.clone().into(),
                 timeout,
                 attempts,
             });
         } else {
             record.status = Some(StepStatus::Failed);
             shared.emit(|| EventKind::StepFailed {
-                step: def.name.clone(),
+                step: def.name.clone().into(),
                 error: failure.to_string(),
                 attempts,
             });
@@ -543,7 +543,7 @@ impl Driver {
                 record.output = Some(output);
                 record.status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
-                    step: def.name.clone(),
+                    step: def.name.clone().into(),
                     duration,
                     attempts: outcome.attempts,
                 });
@@ -662,7 +662,7 @@ impl RunCore {
                         record.status = Some(StepStatus::Cancelled);
                         record.detail_mut().reason = Some(reason.clone());
                         shared.emit(|| EventKind::StepCancelled {
-                            step: workflow.steps[step].name.clone(),
+                            step: workflow.steps[step].name.clone().into(),
                             reason: reason.clone(),
                         });
                     }
