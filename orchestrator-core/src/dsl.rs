@@ -9,8 +9,8 @@ use std::fmt;
 
 pub use crate::static_run::{
     Finished, FusedLayer, FusedRun, Leaf, Pair, Reserve, STATIC_FUTURES_LIMIT,
-    STATIC_FUTURES_LIMIT_DEBUG, Segment, Slot, StaticEnv, StaticRun, StepFuture, Steps,
-    fits_static, future_size, leaf, output, pair, segment,
+    STATIC_FUTURES_LIMIT_DEBUG, Segment, Slot, StaticEnv, StaticRun, StepResult, Steps,
+    fits_static, future_size, leaf, made_future_size, output, pair, segment,
 };
 
 use crate::error::{RunFailed, WorkflowError};

@@ -102,59 +102,28 @@ fn no_output(step: &str, dependency: &str) -> BoxError {
     context_error(ContextError::no_output(step, dependency))
 }
 
-pin_project_lite::pin_project! {
-    /// A step's future on a fused run's path: the step function's own
-    /// future, its error boxed as it ends, or the error of a parameter
-    /// that could not be read (a missing resource) when it was made.
-    pub struct StepFuture<F> {
-        #[pin]
-        fut: Option<F>,
-        error: Option<BoxError>,
-    }
+/// What a step's function returns: `Result<T, E>` with an error the run
+/// boxes. A step alone in its layer on a fused run's path is awaited as
+/// the function's own future, and [`FusedRun::end`] takes its result as
+/// it is, so each step's code neither converts nor wraps it.
+pub trait StepResult {
+    /// The step's output, `T`.
+    type Ok: Send + Sync + 'static;
+    /// The result with its error boxed.
+    fn boxed(self) -> Result<Self::Ok, BoxError>;
 }
 
-impl<F> StepFuture<F> {
-    /// The step function's future `fut`.
-    pub fn run(fut: F) -> Self {
-        Self {
-            fut: Some(fut),
-            error: None,
-        }
-    }
-
-    /// A step that fails with `error` when polled, without running.
-    pub fn failed(error: BoxError) -> Self {
-        Self {
-            fut: None,
-            error: Some(error),
-        }
-    }
-}
-
-impl<F, T, E> Future for StepFuture<F>
+impl<T, E> StepResult for Result<T, E>
 where
-    F: Future<Output = Result<T, E>>,
+    T: Send + Sync + 'static,
     E: Into<BoxError>,
 {
-    type Output = Result<T, BoxError>;
+    type Ok = T;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        match this.fut.as_pin_mut() {
-            Some(fut) => fut.poll(cx).map(|result| result.map_err(Into::into)),
-            None => Poll::Ready(Err(take_error(this.error))),
-        }
+    #[inline]
+    fn boxed(self) -> Result<T, BoxError> {
+        self.map_err(Into::into)
     }
-}
-
-/// The error of a [`StepFuture`] that failed without running: out of line
-/// and cold, so that every step's poll does not carry it.
-#[cold]
-#[inline(never)]
-fn take_error(error: &mut Option<BoxError>) -> BoxError {
-    error
-        .take()
-        .unwrap_or_else(|| BoxError::from("the step was polled after it failed"))
 }
 
 /// The steps of a static run, as a balanced tree of [`Pair`]s over one
@@ -275,6 +244,15 @@ pub fn fits_static(sizes: &[usize], debug: bool) -> bool {
 /// The size of the future `make` returns, without making it: the
 /// generated code asks it of each step's future-making function.
 pub fn future_size<A, B, C, F: Future>(_make: &impl FnOnce(A, B, C) -> F) -> usize {
+    std::mem::size_of::<F>()
+}
+
+/// The size of the future `make` returns when its step's parameters could
+/// be read, without making it: [`future_size`] for the functions that
+/// make a future only once the step's resources are at hand.
+pub fn made_future_size<A, B, C, F: Future>(
+    _make: &impl FnOnce(A, B, C) -> Result<F, BoxError>,
+) -> usize {
     std::mem::size_of::<F>()
 }
 
@@ -612,15 +590,11 @@ impl FusedRun {
     /// type alone: steps with the same output type share one copy, and
     /// each step's own code is a call.
     #[inline(never)]
-    pub fn end<T: Send + Sync + 'static>(
-        &mut self,
-        result: Result<T, BoxError>,
-        out: &mut Option<StepOutput<T>>,
-    ) -> bool {
+    pub fn end<R: StepResult>(&mut self, result: R, out: &mut Option<StepOutput<R::Ok>>) -> bool {
         let step = std::mem::replace(&mut self.current, NO_STEP);
         let now = self.now();
         self.last = now;
-        match result {
+        match result.boxed() {
             Ok(value) => {
                 let (erased, typed) = Output::with_typed(value);
                 self.settle(step, self.started, now, Ok(erased));
@@ -632,6 +606,17 @@ impl FusedRun {
                 false
             }
         }
+    }
+
+    /// Records that the step begun last failed before its function was
+    /// called: one of its parameters could not be read (a missing
+    /// resource).
+    #[cold]
+    #[inline(never)]
+    pub fn unmade(&mut self, error: BoxError) {
+        let step = std::mem::replace(&mut self.current, NO_STEP);
+        self.last = self.now();
+        self.step_failed(step, error);
     }
 
     #[cold]
@@ -1476,26 +1461,35 @@ mod tests {
     }
 
     #[test]
-    fn a_step_future_boxes_the_functions_error_or_fails_with_its_parameters() {
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut ran = std::pin::pin!(StepFuture::run(async {
-            Err::<u32, std::io::Error>(std::io::Error::other("disk full"))
-        }));
-        match ran.as_mut().poll(&mut cx) {
-            Poll::Ready(Err(error)) => assert_eq!(error.to_string(), "disk full"),
-            other => panic!("the function's error, boxed: {other:?}"),
+    fn a_lone_step_fails_with_its_functions_error_boxed_or_with_a_parameter_it_could_not_read() {
+        let mut wf = Workflow::new("chain");
+        wf.add_step("write", |_ctx: StepContext| async {
+            Ok::<_, BoxError>(1u32)
+        });
+        wf.add_step("read", |_ctx: StepContext| async {
+            Ok::<_, BoxError>(2u32)
+        })
+        .depends_on(["write"]);
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        // The function's own error type, boxed by the run as the step ends.
+        run.begin(0);
+        let mut out = None;
+        let disk_full = Err::<u32, std::io::Error>(std::io::Error::other("disk full"));
+        assert!(!run.end(disk_full, &mut out));
+        assert!(out.is_none());
+        // A step whose resource is missing fails without its future made.
+        run.begin(1);
+        run.unmade(BoxError::from("no resource `Db`"));
+        let report = run.finish(&[0, 1]);
+        for (step, message) in [("write", "disk full"), ("read", "no resource `Db`")] {
+            let record = report.step(step).expect("a step of the run");
+            assert_eq!(record.status(), StepStatus::Failed, "{step}");
+            assert_eq!(record.error_message().as_deref(), Some(message), "{step}");
+            assert_eq!(record.attempts(), 1, "{step}");
+            assert!(record.duration().is_some(), "{step} has its timing");
         }
-        let mut failed = std::pin::pin!(
-            StepFuture::<std::future::Ready<Result<u32, BoxError>>>::failed(BoxError::from(
-                "no resource `Db`"
-            ))
-        );
-        match failed.as_mut().poll(&mut cx) {
-            Poll::Ready(Err(error)) => assert_eq!(error.to_string(), "no resource `Db`"),
-            other => panic!("the parameter's error: {other:?}"),
-        }
-        // Polled again, a failure rather than a panic.
-        assert!(matches!(failed.as_mut().poll(&mut cx), Poll::Ready(Err(_))));
     }
 
     #[test]

@@ -370,9 +370,6 @@ fn step_body(
             Access::Context => {
                 quote!(::core::result::Result::Err(#private::context_error(__orchestrator_error)))
             }
-            Access::Fused if plain => {
-                quote!(#private::StepFuture::failed(__orchestrator_error))
-            }
             Access::Static | Access::Fused => {
                 quote!(::core::result::Result::Err(__orchestrator_error))
             }
@@ -437,11 +434,12 @@ fn step_body(
     let (names, reads): (Vec<_>, Vec<_>) = lets.into_iter().unzip();
     if plain {
         // Every parameter is at hand when the step's future is made: the
-        // future is the function's own, its error boxed as it ends.
+        // future is the function's own (or the error of a parameter that
+        // could not be read); the run boxes its error as it ends.
         return Some(quote! {
             {
                 let ( #(#names,)* ) = ( #(#reads,)* );
-                #private::StepFuture::run(#call)
+                ::core::result::Result::Ok(#call)
             }
         });
     }
@@ -563,9 +561,10 @@ fn static_run(
                     ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
                     __orchestrator_input: &'a #input_ty,
                     __orchestrator_env: &'a #private::StaticEnv,
-                ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<#own, #krate::BoxError>,
-                > + 'a #body
+                ) -> ::core::result::Result<
+                    impl ::core::future::Future<Output: #private::StepResult<Ok = #own>> + 'a,
+                    #krate::BoxError,
+                > #body
             };
         }
         quote! {
@@ -585,6 +584,7 @@ fn static_run(
         deps: &deps,
         input_ty,
         output_types: &output_types,
+        plain: &plain,
     };
     let (slot, take, run) = match &layers {
         Some(layers) => (
@@ -599,6 +599,10 @@ fn static_run(
         ),
     };
     let fused = layers.is_some();
+    let sizes = plain.iter().map(|&plain| match plain {
+        true => format_ident!("made_future_size"),
+        false => format_ident!("future_size"),
+    });
     Some(quote! {
         #(#maker_fns)*
 
@@ -613,7 +617,7 @@ fn static_run(
         /// ones.
         fn __orchestrator_static_fits() -> bool {
             #private::fits_static(
-                &[ #( #private::future_size(&#companion::#makers), )* ],
+                &[ #( #private::#sizes(&#companion::#makers), )* ],
                 ::core::cfg!(debug_assertions),
             )
         }
@@ -691,6 +695,9 @@ struct Parts<'p> {
     input_ty: &'p TokenStream,
     /// Each step's output type.
     output_types: &'p [TokenStream],
+    /// Whether each step's maker is a plain function returning its
+    /// future, or its parameters' error (see [`plain_maker`]).
+    plain: &'p [bool],
 }
 
 /// The local (and the maker's parameter) holding the output of step `dep`.
@@ -767,6 +774,7 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         deps,
         input_ty,
         output_types,
+        plain,
     } = parts;
     // The reads of a step's (or a layer's) dependencies: each slot is set,
     // as every earlier layer succeeded; `false` should one not be.
@@ -807,16 +815,40 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                 // The step's future is awaited right here, in this
                 // function's own state machine, as a person would await
                 // it; the run records when it began and how it ended.
+                let end = quote! {
+                    if !__orchestrator_fused.end(
+                        __orchestrator_result,
+                        &mut __orchestrator_outs.#field,
+                    ) {
+                        return false;
+                    }
+                };
+                if !plain[step] {
+                    // A mapped or composite step's `async fn`.
+                    steps.push(quote! {
+                        {
+                            #read
+                            __orchestrator_fused.begin(#position);
+                            let __orchestrator_result = #call.await;
+                            #end
+                        }
+                    });
+                    i += 1;
+                    continue;
+                }
                 steps.push(quote! {
                     {
                         #read
                         __orchestrator_fused.begin(#position);
-                        let __orchestrator_result = #call.await;
-                        if !__orchestrator_fused.end(
-                            __orchestrator_result,
-                            &mut __orchestrator_outs.#field,
-                        ) {
-                            return false;
+                        match #call {
+                            ::core::result::Result::Ok(__orchestrator_future) => {
+                                let __orchestrator_result = __orchestrator_future.await;
+                                #end
+                            }
+                            ::core::result::Result::Err(__orchestrator_error) => {
+                                __orchestrator_fused.unmade(__orchestrator_error);
+                                return false;
+                            }
                         }
                     }
                 });

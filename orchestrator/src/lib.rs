@@ -188,18 +188,20 @@ pub use orchestrator_macros::step;
 /// impl __orchestrator_workflow_CodeReview {
 ///     // One function per step making its future from its dependencies'
 ///     // outputs (and the input and resources it asks for): your
-///     // function's own future, its error boxed as it ends.
+///     // function's own future, or the error of a resource it could not
+///     // read. (A step of a wider layer gets an `async fn` around your
+///     // function instead, with its error boxed.)
 ///     fn __orchestrator_static_step1<'a>(
 ///         (__orchestrator_r0,): (&'a StepOutput<ScanReport>,),
 ///         __orchestrator_input: &'a Input,
 ///         __orchestrator_env: &'a StaticEnv,
-///     ) -> impl Future<Output = Result<Review, BoxError>> + 'a {
-///         let (arg0,) = (&**__orchestrator_r0,);   // a missing resource: `StepFuture::failed(error)`
-///         StepFuture::run(review(arg0))
+///     ) -> Result<impl Future<Output: StepResult<Ok = Review>> + 'a, BoxError> {
+///         let (arg0,) = (&**__orchestrator_r0,);   // a missing resource: `return Err(error)`
+///         Ok(review(arg0))
 ///     }
 ///     // The size of each step's future, without making it:
 ///     fn __orchestrator_static_fits() -> bool {
-///         fits_static(&[future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions))
+///         fits_static(&[made_future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions))
 ///     }
 ///     // The run's future, made in this function's frame alone and boxed:
 ///     #[inline(never)]
@@ -219,14 +221,19 @@ pub use orchestrator_macros::step;
 ///         async fn __orchestrator_layer0(fused: &mut FusedRun, outs: &mut Outs, input, env) -> bool {
 ///             fused.reserve(2).await;       // yields first once the run's budget of steps is spent
 ///             fused.begin(0);
-///             let result = Self::__orchestrator_static_step0((), input, env).await;
-///             // The typed output to its slot (also in the report), or false
-///             // when the step failed (recorded):
-///             if !fused.end(result, &mut outs.0) { return false; }
+///             match Self::__orchestrator_static_step0((), input, env) {
+///                 Ok(future) => {
+///                     let result = future.await;
+///                     // The typed output to its slot (also in the report),
+///                     // or false when the step failed (recorded):
+///                     if !fused.end(result, &mut outs.0) { return false; }
+///                 }
+///                 // A resource it could not read: the step's failure.
+///                 Err(error) => { fused.unmade(error); return false; }
+///             }
 ///             let (r0,) = (match &outs.0 { Some(value) => value, None => return false },);
 ///             fused.begin(1);
-///             let result = Self::__orchestrator_static_step1((r0,), input, env).await;
-///             if !fused.end(result, &mut outs.1) { return false; }
+///             match Self::__orchestrator_static_step1((r0,), input, env) { /* the same */ }
 ///             true
 ///         }
 ///         // and one per wider layer, whose steps' futures are joined,
@@ -287,9 +294,9 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, StepFuture, Steps,
-        WorkflowType, add_step, context_error, erase, fits_static, future_size, leaf, output,
-        output_at, pair, segment,
+        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, StepResult, Steps,
+        WorkflowType, add_step, context_error, erase, fits_static, future_size, leaf,
+        made_future_size, output, output_at, pair, segment,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
