@@ -229,10 +229,15 @@ pub const STATIC_FUTURES_LIMIT_DEBUG: usize = 64 * 1024;
 /// runs on the executor, which boxes each step's future on its own, so a
 /// workflow of steps with large futures (buffers, deep call chains) never
 /// overflows the stack.
-pub fn fits_static(sizes: &[usize], debug: bool) -> bool {
-    let total = sizes
-        .iter()
-        .fold(0usize, |sum, &size| sum.saturating_add(size));
+///
+/// A `const fn`: the generated code computes it once, as it compiles.
+pub const fn fits_static(sizes: &[usize], debug: bool) -> bool {
+    let mut total = 0usize;
+    let mut i = 0;
+    while i < sizes.len() {
+        total = total.saturating_add(sizes[i]);
+        i += 1;
+    }
     let limit = if debug {
         STATIC_FUTURES_LIMIT_DEBUG
     } else {
@@ -243,14 +248,14 @@ pub fn fits_static(sizes: &[usize], debug: bool) -> bool {
 
 /// The size of the future `make` returns, without making it: the
 /// generated code asks it of each step's future-making function.
-pub fn future_size<A, B, C, F: Future>(_make: &impl FnOnce(A, B, C) -> F) -> usize {
+pub const fn future_size<A, B, C, F: Future>(_make: &impl FnOnce(A, B, C) -> F) -> usize {
     std::mem::size_of::<F>()
 }
 
 /// The size of the future `make` returns when its step's parameters could
 /// be read, without making it: [`future_size`] for the functions that
 /// make a future only once the step's resources are at hand.
-pub fn made_future_size<A, B, C, F: Future>(
+pub const fn made_future_size<A, B, C, F: Future>(
     _make: &impl FnOnce(A, B, C) -> Result<F, BoxError>,
 ) -> usize {
     std::mem::size_of::<F>()

@@ -616,10 +616,12 @@ fn static_run(
         /// boxes each step's future on its own, runs a workflow of larger
         /// ones.
         fn __orchestrator_static_fits() -> bool {
-            #private::fits_static(
-                &[ #( #private::#sizes(&#companion::#makers), )* ],
-                ::core::cfg!(debug_assertions),
-            )
+            const {
+                #private::fits_static(
+                    &[ #( #private::#sizes(&#companion::#makers), )* ],
+                    ::core::cfg!(debug_assertions),
+                )
+            }
         }
 
         /// The static run's future, boxed. Never inlined: the future is

@@ -199,9 +199,10 @@ pub use orchestrator_macros::step;
 ///         let (arg0,) = (&**__orchestrator_r0,);   // a missing resource: `return Err(error)`
 ///         Ok(review(arg0))
 ///     }
-///     // The size of each step's future, without making it:
+///     // The size of each step's future, without making it, added up
+///     // while the crate compiles:
 ///     fn __orchestrator_static_fits() -> bool {
-///         fits_static(&[made_future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions))
+///         const { fits_static(&[made_future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions)) }
 ///     }
 ///     // The run's future, made in this function's frame alone and boxed:
 ///     #[inline(never)]
