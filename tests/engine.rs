@@ -988,16 +988,31 @@ async fn step_names_of_any_length_come_back_as_written_in_the_report_and_events(
     for (i, name) in names.iter().enumerate() {
         assert_eq!(report.output::<usize>(name), Some(&i), "{name}");
     }
-    let mut started = Vec::new();
-    loop {
-        let event = events.recv().await.expect("events until run finished");
-        match &event.kind {
-            EventKind::StepStarted { step, .. } => started.push(step.to_string()),
-            EventKind::RunFinished { .. } => break,
-            _ => {}
+    let mut started_names = async || {
+        let mut started = Vec::new();
+        loop {
+            let event = events.recv().await.expect("events until run finished");
+            match &event.kind {
+                EventKind::StepStarted { step, .. } => started.push(step.to_string()),
+                EventKind::RunFinished { .. } => break started,
+                _ => {}
+            }
         }
-    }
-    assert_eq!(started, names);
+    };
+    assert_eq!(started_names().await, names);
+    // Changed after a run, the workflow's events name its steps as they
+    // are now.
+    wf.add_step("added-after-a-run", |_ctx: StepContext| async {
+        Ok::<_, BoxError>(())
+    })
+    .depends_on([&names[3]]);
+    engine.execute(&wf).await.expect("valid");
+    let started = started_names().await;
+    assert_eq!(
+        started.last().map(String::as_str),
+        Some("added-after-a-run")
+    );
+    assert_eq!(started.len(), names.len() + 1);
 }
 
 #[tokio::test]

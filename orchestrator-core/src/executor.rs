@@ -55,6 +55,11 @@ pub(crate) struct RunShared {
 }
 
 impl RunShared {
+    /// Step `step`'s name for an event.
+    fn event_name(&self, step: usize) -> Arc<str> {
+        self.plan.event_name(&self.workflow, step)
+    }
+
     /// The positions of the dependencies of `step`, sorted, no repeats.
     pub(crate) fn deps(&self, step: usize) -> &[u32] {
         self.plan.deps(&self.workflow, step)
@@ -223,7 +228,7 @@ where
     let result = loop {
         attempts += 1;
         shared.emit(|| EventKind::StepStarted {
-            step: def.name.clone().into(),
+            step: shared.event_name(step),
             attempt: attempts,
         });
         let run = attempt(attempts).instrument(span.clone());
@@ -243,7 +248,7 @@ where
         let delay = policy.delay_after(attempts);
         tracing::debug!(step = %def.name, attempt = attempts, ?delay, error = %failure, "retrying");
         shared.emit(|| EventKind::StepRetrying {
-            step: def.name.clone().into(),
+            step: shared.event_name(step),
             attempt: attempts,
             delay,
             error: failure.to_string(),
@@ -441,7 +446,7 @@ impl Driver {
 
     fn skip(&mut self, shared: &Arc<RunShared>, step: usize, reason: SkipReason) {
         shared.emit(|| EventKind::StepSkipped {
-            step: shared.workflow.steps[step].name.clone().into(),
+            step: shared.event_name(step),
             reason: reason.clone(),
         });
         let record = &mut self.records[step];
@@ -459,14 +464,14 @@ impl Driver {
         if let StepFailure::TimedOut(timeout) = failure {
             record.status = Some(StepStatus::TimedOut);
             shared.emit(|| EventKind::StepTimedOut {
-                step: def.name.clone().into(),
+                step: shared.event_name(step),
                 timeout,
                 attempts,
             });
         } else {
             record.status = Some(StepStatus::Failed);
             shared.emit(|| EventKind::StepFailed {
-                step: def.name.clone().into(),
+                step: shared.event_name(step),
                 error: failure.to_string(),
                 attempts,
             });
@@ -543,7 +548,7 @@ impl Driver {
                 record.output = Some(output);
                 record.status = Some(StepStatus::Succeeded);
                 shared.emit(|| EventKind::StepSucceeded {
-                    step: def.name.clone().into(),
+                    step: shared.event_name(step),
                     duration,
                     attempts: outcome.attempts,
                 });
@@ -662,7 +667,7 @@ impl RunCore {
                         record.status = Some(StepStatus::Cancelled);
                         record.detail_mut().reason = Some(reason.clone());
                         shared.emit(|| EventKind::StepCancelled {
-                            step: workflow.steps[step].name.clone().into(),
+                            step: shared.event_name(step),
                             reason: reason.clone(),
                         });
                     }

@@ -370,6 +370,7 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
             .steps
             .iter()
             .all(|step| step.has_default_options() && !step.handler.is_branch()),
+        event_names: std::sync::OnceLock::new(),
     })
 }
 

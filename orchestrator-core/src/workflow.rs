@@ -326,9 +326,27 @@ pub(crate) struct Plan {
     /// Whether every step has default options and none is a branch, so
     /// a `workflow!` type may run it on its static path.
     pub(crate) plain: bool,
+    /// The steps' names as events carry them, made when a run first has
+    /// a subscriber (see [`Plan::event_name`]).
+    pub(crate) event_names: OnceLock<Box<[Arc<str>]>>,
 }
 
 impl Plan {
+    /// The name of step `step` of `wf` for an event. A short name is
+    /// inline in its step, so the names are made shared once per plan
+    /// (per version of the workflow), the first time a run has a
+    /// subscriber: each event then shares its step's name rather than
+    /// allocating one.
+    pub(crate) fn event_name(&self, wf: &WorkflowInner, step: usize) -> Arc<str> {
+        let names = self
+            .event_names
+            .get_or_init(|| wf.steps.iter().map(|s| s.name.clone().into()).collect());
+        match names.get(step) {
+            Some(name) => Arc::clone(name),
+            None => Arc::from(""),
+        }
+    }
+
     /// The positions of the dependencies of `step` of `wf` (the workflow
     /// this plan was made from), sorted, no repeats.
     pub(crate) fn deps<'a>(&'a self, wf: &'a WorkflowInner, step: usize) -> &'a [u32] {
