@@ -33,6 +33,7 @@ USAGE:
     orchestrator-bench gen-hand-written DIR [--steps N]
     orchestrator-bench gen-dsl DIR [--steps N] [--chain] [--dsl-only]
     orchestrator-bench engine-breakdown [--steps N]
+    orchestrator-bench events [--runs N]
 
 OPTIONS:
     --quick               a smoke run: 3 timed runs per contestant, a 100,000-step
@@ -49,6 +50,10 @@ OPTIONS:
 
 engine-breakdown times the engine's phases (build, validate, execute, drop)
 on a layered DAG of N steps (default 1000000) and counts their heap per step.
+
+events runs a prebuilt 1,000-step chain on the engine with no subscriber
+and with one taking every event, alternating (default 200 runs each), and
+prints the time per step of each.
 
 gen-hand-written DIR writes a standalone cargo project with a layered DAG of
 N steps (default 200) written by hand with .await and join!, for comparing
@@ -70,6 +75,7 @@ fn main() {
         Some("gen-hand-written") => suite::gen_hand_written(&args[1..]),
         Some("gen-dsl") => suite::gen_dsl(&args[1..]),
         Some("engine-breakdown") => suite::engine_breakdown(&args[1..]),
+        Some("events") => suite::events(&args[1..]),
         _ => match suite::Options::parse(&args) {
             Ok(options) => {
                 if let Err(message) = suite::run(options) {

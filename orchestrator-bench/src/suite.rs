@@ -767,6 +767,41 @@ pub fn gen_dsl(args: &[String]) -> Result<(), String> {
     )
 }
 
+/// `events [--runs N]`: the cost of events, a prebuilt 1,000-step chain
+/// run with no subscriber and with one taking every event, alternating.
+pub fn events(args: &[String]) -> Result<(), String> {
+    let runs = match args.first().map(String::as_str) {
+        Some("--runs") => number(args.get(1).ok_or("--runs needs a value")?)?.max(1),
+        Some(other) => return Err(format!("unknown argument `{other}`")),
+        None => 200,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    let shape = Shape::new(ShapeId::Chain, "chain", dag::fixed::chain(), Load::Trivial);
+    let n = shape.dag.len();
+    let (without, with, _) = contestants::engine::events(&shape, &runtime, runs);
+    println!(
+        "engine, prebuilt, on {}, {runs} runs each, alternating\n\n| events | median per step | min per step | IQR |\n|---|---:|---:|---:|",
+        describe(&shape)
+    );
+    for (label, times) in [
+        ("no subscriber", &without),
+        ("a subscriber taking every event", &with),
+    ] {
+        let summary = Summary::of(times).ok_or("no runs")?;
+        println!(
+            "| {label} | {} | {} | {} |",
+            per_step(summary.median, n),
+            per_step(summary.min, n),
+            human(summary.iqr)
+        );
+    }
+    Ok(())
+}
+
 /// `engine-breakdown [--steps N]`: the engine's phases on the big shape.
 pub fn engine_breakdown(args: &[String]) -> Result<(), String> {
     let steps = match args.first().map(String::as_str) {

@@ -149,3 +149,45 @@ pub fn breakdown(
     phase("drop the workflow", &mut || drop(workflow.take()));
     phases
 }
+
+/// Runs of a prebuilt workflow for `shape`, `runs` of each, alternating: on
+/// an engine nobody listens to, and on one whose subscriber takes every
+/// event as it comes (on the runtime's other worker). Each run's time,
+/// quiet then listened to, and how many events were sent to the
+/// subscriber.
+pub fn events(
+    shape: &Shape,
+    runtime: &tokio::runtime::Runtime,
+    runs: usize,
+) -> (Vec<Duration>, Vec<Duration>, u64) {
+    let names = step_names(shape);
+    let (quiet, workflow) = build(shape, &names, false);
+    workflow.validate().expect("valid");
+    let listened = WorkflowEngine::new();
+    let mut events = listened.subscribe();
+    let expected = shape.expected;
+    runtime.block_on(async {
+        let drain = tokio::spawn(async move {
+            let mut taken = 0;
+            while events.recv().await.is_some() {
+                taken += 1;
+            }
+            // Events it fell too far behind to take (the channel keeps
+            // the latest 1,024) count as heard: they were sent.
+            taken + events.missed()
+        });
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            for (engine, times) in [(&quiet, &mut without), (&listened, &mut with)] {
+                let start = Instant::now();
+                let sum = execute(engine, &workflow, shape).await;
+                times.push(start.elapsed());
+                assert_eq!(sum, expected, "wrong result");
+            }
+        }
+        // The last sender goes with the engine: the subscriber then ends.
+        drop(listened);
+        let taken = drain.await.expect("the subscriber does not panic");
+        (without, with, taken)
+    })
+}

@@ -257,6 +257,17 @@ mod tests {
     }
 
     #[test]
+    fn the_events_comparison_times_both_engines_and_its_subscriber_hears_every_step() {
+        let runtime = runtime();
+        let shape = Shape::new(ShapeId::Chain, "chain", dag::fixed::chain(), Load::Trivial);
+        let (without, with, taken) = engine::events(&shape, &runtime, 3);
+        assert_eq!((without.len(), with.len()), (3, 3));
+        // A step's start and success, and each run's start and end.
+        let per_run = 2 * shape.dag.len() as u64 + 2;
+        assert_eq!(taken, 3 * per_run);
+    }
+
+    #[test]
     fn reduce_fan_in_keeps_the_sum_and_bounds_the_width() {
         let inputs: Vec<u64> = (1..=1000).collect();
         let mut nodes = 0;
