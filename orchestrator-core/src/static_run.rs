@@ -596,9 +596,7 @@ impl FusedRun {
     /// each step's own code is a call.
     #[inline(never)]
     pub fn end<R: StepResult>(&mut self, result: R, out: &mut Option<StepOutput<R::Ok>>) -> bool {
-        let step = std::mem::replace(&mut self.current, NO_STEP);
-        let now = self.now();
-        self.last = now;
+        let (step, now) = self.take_ended();
         match result.boxed() {
             Ok(value) => {
                 let (erased, typed) = Output::with_typed(value);
@@ -619,9 +617,17 @@ impl FusedRun {
     #[cold]
     #[inline(never)]
     pub fn unmade(&mut self, error: BoxError) {
+        let (step, _) = self.take_ended();
+        self.step_failed(step, error);
+    }
+
+    /// The step begun last, which has just ended (`NO_STEP` when none
+    /// was running), and the clock's reading: when it ended.
+    #[inline]
+    fn take_ended(&mut self) -> (u32, u64) {
         let step = std::mem::replace(&mut self.current, NO_STEP);
         self.last = self.now();
-        self.step_failed(step, error);
+        (step, self.last)
     }
 
     #[cold]
@@ -637,12 +643,10 @@ impl FusedRun {
     #[cold]
     #[inline(never)]
     pub fn step_panicked(&mut self, payload: Box<dyn std::any::Any + Send>) {
-        let step = std::mem::replace(&mut self.current, NO_STEP);
+        let (step, now) = self.take_ended();
         if step == NO_STEP {
             std::panic::resume_unwind(payload);
         }
-        let now = self.now();
-        self.last = now;
         let Finished(result) = panicked(payload);
         self.settle(step, self.started, now, result);
     }

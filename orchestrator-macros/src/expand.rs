@@ -825,23 +825,10 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                         return false;
                     }
                 };
-                if !plain[step] {
-                    // A mapped or composite step's `async fn`.
-                    steps.push(quote! {
-                        {
-                            #read
-                            __orchestrator_fused.begin(#position);
-                            let __orchestrator_result = #call.await;
-                            #end
-                        }
-                    });
-                    i += 1;
-                    continue;
-                }
-                steps.push(quote! {
-                    {
-                        #read
-                        __orchestrator_fused.begin(#position);
+                let run = if plain[step] {
+                    // The function's own future, or the error of a
+                    // resource it could not read.
+                    quote! {
                         match #call {
                             ::core::result::Result::Ok(__orchestrator_future) => {
                                 let __orchestrator_result = __orchestrator_future.await;
@@ -852,6 +839,19 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                                 return false;
                             }
                         }
+                    }
+                } else {
+                    // A mapped or composite step's `async fn`.
+                    quote! {
+                        let __orchestrator_result = #call.await;
+                        #end
+                    }
+                };
+                steps.push(quote! {
+                    {
+                        #read
+                        __orchestrator_fused.begin(#position);
+                        #run
                     }
                 });
                 i += 1;
