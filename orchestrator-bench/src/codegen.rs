@@ -224,6 +224,85 @@ pub fn dsl_module(dag: &Dag, name: &str, type_name: &str) -> String {
         "pub fn {name}_checksum(out: &{type_name}Output) -> u64 {{\n    crate::dag::checksum([{}])\n}}",
         sinks.join(", ")
     );
+    src.push_str(&by_hand_fn(dag, name));
+    src
+}
+
+/// The source of `pub async fn {name}_by_hand(shape: &ShapeRef) -> u64`:
+/// the DAG of [`dsl_module`]'s `#[step]` functions awaited by hand, with
+/// no workflow. It is what a person writes for those very functions:
+/// sequential `.await`s along a chain and a `futures::join!` across a
+/// layer, each layer (a run of up to 100 one-step layers) its own
+/// `async fn` over a slice of the outputs so far, as in
+/// [`hand_written_fn`]. It measures what `workflow!` adds to the step
+/// functions themselves; [`hand_written_fn`] awaits one shared step
+/// function, which no DSL (each step its own function) can.
+pub fn by_hand_fn(dag: &Dag, name: &str) -> String {
+    const CHUNK: usize = 100;
+    let call = |step: usize| {
+        let mut args: Vec<String> = dag
+            .parents(step)
+            .iter()
+            .map(|p| format!("&s[{p}]"))
+            .collect();
+        args.push(String::from("shape"));
+        format!("{name}_s{step}({})", args.join(", "))
+    };
+    let mut src = String::new();
+    let mut functions = String::new();
+    let _ = writeln!(
+        src,
+        "/// `{name}`'s step functions awaited by hand, with no workflow.\n\
+         pub async fn {name}_by_hand(shape: &ShapeRef) -> u64 {{\n    \
+         let mut s = vec![0u64; {}];",
+        dag.len()
+    );
+    let layers: Vec<_> = dag.layers().collect();
+    let (mut i, mut count) = (0, 0);
+    while i < layers.len() {
+        let function = format!("{name}_by_hand_{count}");
+        count += 1;
+        let _ = writeln!(src, "    {function}(shape, &mut s).await;");
+        let _ = writeln!(
+            functions,
+            "#[allow(clippy::all)]\nasync fn {function}(shape: &ShapeRef, s: &mut [u64]) {{"
+        );
+        if layers[i].len() == 1 {
+            let mut steps = 0;
+            while i < layers.len() && layers[i].len() == 1 && steps < CHUNK {
+                let step = layers[i].start;
+                let _ = writeln!(
+                    functions,
+                    "    let Ok(v) = {}.await;\n    s[{step}] = v;",
+                    call(step)
+                );
+                i += 1;
+                steps += 1;
+            }
+        } else {
+            let layer = layers[i].clone();
+            let patterns: Vec<String> = layer.clone().map(|step| format!("Ok(v{step})")).collect();
+            let calls: Vec<String> = layer.clone().map(call).collect();
+            let _ = writeln!(
+                functions,
+                "    let ({},) = futures::join!(\n        {}\n    );",
+                patterns.join(", "),
+                calls.join(",\n        ")
+            );
+            for step in layer {
+                let _ = writeln!(functions, "    s[{step}] = v{step};");
+            }
+            i += 1;
+        }
+        let _ = writeln!(functions, "}}\n");
+    }
+    let sinks: Vec<String> = dag.sinks().iter().map(|s| format!("s[{s}]")).collect();
+    let _ = writeln!(
+        src,
+        "    crate::dag::checksum([{}])\n}}\n",
+        sinks.join(", ")
+    );
+    src.push_str(&functions);
     src
 }
 
@@ -342,6 +421,26 @@ mod tests {
             src.contains("s[3] = load.step(3, [s[1], s[2]]).await"),
             "{src}"
         );
+    }
+
+    #[test]
+    fn by_hand_the_dsl_steps_are_awaited_along_a_chain_and_joined_across_a_layer() {
+        let chain = by_hand_fn(&Dag::chain(3), "chain");
+        assert!(
+            chain.contains("let Ok(v) = chain_s0(shape).await;\n    s[0] = v;"),
+            "{chain}"
+        );
+        assert!(
+            chain.contains("let Ok(v) = chain_s2(&s[1], shape).await;"),
+            "{chain}"
+        );
+        assert!(chain.contains("crate::dag::checksum([s[2]])"), "{chain}");
+        let fan = by_hand_fn(&Dag::fan_out(2), "fan");
+        assert!(
+            fan.contains("let (Ok(v1), Ok(v2),) = futures::join!(\n        fan_s1(&s[0], shape),\n        fan_s2(&s[0], shape)\n    );"),
+            "{fan}"
+        );
+        assert!(fan.contains("fan_s3(&s[1], &s[2], shape)"), "{fan}");
     }
 
     #[test]

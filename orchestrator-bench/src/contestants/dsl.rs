@@ -31,8 +31,51 @@ mod generated {
     }
 }
 
+/// The generated step functions of `shape`, whether they fit the static
+/// path, or why it has none.
+fn generated_for(shape: &Shape) -> Result<bool, String> {
+    let (chain, fan_out) = generated::fits_static();
+    match shape.id {
+        ShapeId::Chain => Ok(chain),
+        ShapeId::FanOut => Ok(fan_out),
+        _ => Err(String::from(
+            "not generated: too large to compile as DSL source",
+        )),
+    }
+}
+
 /// `#[step]` functions and `workflow!`.
 pub struct Dsl;
+
+/// The same `#[step]` functions awaited by hand, with no workflow
+/// (`codegen::by_hand_fn`): sequential `.await`s along the chain, one
+/// `futures::join!` across the fan-out's wide layer. Beside the limit,
+/// which awaits one shared step function, it tells what `workflow!` adds
+/// from what having a function per step costs.
+pub struct ByHand;
+
+impl Contestant for ByHand {
+    fn name(&self) -> &'static str {
+        "hand-written: the DSL's step fns"
+    }
+
+    fn prepare(&self, shape: &Arc<Shape>) -> Result<Run, String> {
+        generated_for(shape)?;
+        let shape = Arc::clone(shape);
+        Ok(Box::new(move |runtime| {
+            let shape = Arc::clone(&shape);
+            timed(runtime, move || async move {
+                let input = ShapeRef(Arc::clone(&shape));
+                // Boxed, as the limit's are, so the task holds only the
+                // future it runs.
+                match shape.id {
+                    ShapeId::Chain => Box::pin(generated::chain_by_hand(&input)).await,
+                    _ => Box::pin(generated::fan_out_by_hand(&input)).await,
+                }
+            })
+        }))
+    }
+}
 
 impl Contestant for Dsl {
     fn name(&self) -> &'static str {
@@ -40,20 +83,9 @@ impl Contestant for Dsl {
     }
 
     fn prepare(&self, shape: &Arc<Shape>) -> Result<Run, String> {
-        if !matches!(shape.id, ShapeId::Chain | ShapeId::FanOut) {
-            return Err(String::from(
-                "not generated: too large to compile as DSL source",
-            ));
-        }
         // Measured on the static path, or not at all: a workflow whose
         // steps' futures add up to more than its limit runs on the executor.
-        let (chain, fan_out) = generated::fits_static();
-        let fits = if shape.id == ShapeId::Chain {
-            chain
-        } else {
-            fan_out
-        };
-        if !fits {
+        if !generated_for(shape)? {
             return Err(String::from(
                 "its steps' futures exceed the static path's limit: it would run on the executor",
             ));

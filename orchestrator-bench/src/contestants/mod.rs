@@ -99,6 +99,7 @@ pub fn all() -> Vec<Box<dyn Contestant>> {
         Box::new(hand_written::HandWritten),
         Box::new(spawn_oneshot::SpawnOneshot),
         Box::new(dsl::Dsl),
+        Box::new(dsl::ByHand),
         Box::new(engine::Engine::BuildAndRun),
         Box::new(engine::Engine::Prebuilt),
         Box::new(engine::Engine::OwnTask),
