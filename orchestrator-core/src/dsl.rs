@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+pub use crate::run_record::{LazyReport, RunRecord, erased};
 pub use crate::static_run::{
     Finished, FusedLayer, FusedRun, Leaf, Pair, Reserve, STATIC_FUTURES_LIMIT,
     STATIC_FUTURES_LIMIT_DEBUG, Segment, Slot, StaticEnv, StaticRun, StepResult, Steps,

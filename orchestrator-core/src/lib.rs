@@ -50,6 +50,7 @@ mod names;
 pub mod patterns;
 mod report;
 mod retry;
+mod run_record;
 mod static_run;
 mod validate;
 mod workflow;

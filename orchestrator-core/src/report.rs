@@ -58,6 +58,28 @@ macro_rules! outputs {
                 (Self(Repr::Shared(Arc::clone(&shared) as _)), StepOutput(Held::Shared(shared)))
             }
 
+            /// `value`, typed alone (no report holds it yet): inline when its
+            /// type is one of the small ones, otherwise behind a new shared
+            /// pointer that [`Output::from_typed`] shares later.
+            pub(crate) fn typed_only<T: Any + Send + Sync>(value: T) -> StepOutput<T> {
+                let any: &dyn Any = &value;
+                $(
+                    if let Some(&small) = any.downcast_ref::<$ty>() {
+                        return StepOutput(Held::Inline(Small::$variant(small)));
+                    }
+                )*
+                StepOutput(Held::Shared(Arc::new(value)))
+            }
+
+            /// `typed`'s value, erased: a copy of an inline value, or the
+            /// shared pointer it holds.
+            pub(crate) fn from_typed<T: Any + Send + Sync>(typed: &StepOutput<T>) -> Self {
+                match &typed.0 {
+                    Held::Shared(value) => Self(Repr::Shared(Arc::clone(value) as _)),
+                    $(Held::Inline(Small::$variant(value)) => Self(Repr::$variant(*value)),)*
+                }
+            }
+
             /// The value as a [`StepOutput<T>`], if it is a `T`: the stored
             /// pointer, or a copy of an inline value.
             pub(crate) fn typed<T: Any + Send + Sync>(&self) -> Option<StepOutput<T>> {
@@ -828,6 +850,22 @@ mod tests {
         assert_eq!(owned.downcast_ref::<Vec<u8>>(), Some(&vec![1, 2]));
         assert_eq!(owned.downcast_ref::<u64>(), None);
         assert_eq!(format!("{owned:?}"), "Any { .. }");
+    }
+
+    #[test]
+    fn an_output_typed_alone_erases_later_to_the_same_value_or_pointer() {
+        let count = Output::typed_only(7u64);
+        assert!(matches!(count.0, Held::Inline(Small::U64(7))));
+        let erased = Output::from_typed(&count);
+        assert!(matches!(erased.0, Repr::U64(7)));
+        assert_eq!(erased.downcast_ref::<u64>(), Some(&7));
+
+        let text = Output::typed_only(String::from("patch"));
+        let erased = Output::from_typed(&text);
+        let shared = erased
+            .to_arc::<String>()
+            .map(|arc| Arc::ptr_eq(&arc, &text.clone().into_arc()));
+        assert_eq!(shared, Some(true), "the typed output's pointer, not a copy");
     }
 
     #[test]

@@ -38,10 +38,14 @@ use crate::executor::skip_reason;
 use crate::report::{
     Output, RunOutcome, RunReport, StepFailure, StepOutput, StepReport, StepStatus, epoch_nanos,
 };
+use crate::run_record::{Ran, RunRecord, Span};
 use crate::workflow::{Plan, TriggerRule, Workflow, WorkflowInner};
 
-/// How a step of a static run ended, as the run records it.
-pub struct Finished(Result<Output, StepFailure>);
+/// How a step of a static run ended, as the run records it: on success,
+/// its output erased for the report when the run keeps one as it goes (the
+/// tree of every step, [`StaticRun::drive`]), `None` when the report is
+/// made from the typed outputs once asked for (a [`FusedRun`]).
+pub struct Finished(Result<Option<Output>, StepFailure>);
 
 /// A run of a `workflow!` type on the static path; made by [`StaticRun::begin`].
 pub struct StaticRun {
@@ -192,20 +196,27 @@ where
 
 /// Where a [`Leaf`] puts its step's typed output, for its dependents.
 pub trait Slot<T> {
-    /// Stores the output; a step finishes once, so this is called once.
-    fn put(&mut self, value: StepOutput<T>);
+    /// Stores the output, and returns it erased when the run's report
+    /// holds it from now on; a step finishes once, so this is called once.
+    fn put(&mut self, value: T) -> Option<Output>;
 }
 
-impl<T> Slot<T> for &OnceLock<StepOutput<T>> {
-    fn put(&mut self, value: StepOutput<T>) {
+/// The tree's slot: the output is shared with the report at once.
+impl<T: Send + Sync + 'static> Slot<T> for &OnceLock<StepOutput<T>> {
+    fn put(&mut self, value: T) -> Option<Output> {
+        let (erased, typed) = Output::with_typed(value);
         // Each slot is set once: the step finishes once.
-        let _ = self.set(value);
+        let _ = self.set(typed);
+        Some(erased)
     }
 }
 
-impl<T> Slot<T> for &mut Option<StepOutput<T>> {
-    fn put(&mut self, value: StepOutput<T>) {
-        **self = Some(value);
+/// A fused layer's slot: the report erases the output only if asked for
+/// (see [`RunRecord`]).
+impl<T: Send + Sync + 'static> Slot<T> for &mut Option<StepOutput<T>> {
+    fn put(&mut self, value: T) -> Option<Output> {
+        **self = Some(Output::typed_only(value));
+        None
     }
 }
 
@@ -306,13 +317,12 @@ fn caught(advance: impl FnOnce() -> Poll<Finished>) -> Poll<Finished> {
 // each step's own code is little more than the poll of its future (a
 // thousand steps' code runs through the instruction cache once per run).
 
-/// Stores a step's output for its dependents and for the report: a small
-/// value inline in both, any other in one allocation both share.
+/// Stores a step's output for its dependents and, where the run keeps
+/// one as it goes, for the report: a small value inline in both, any
+/// other in one allocation both share.
 #[inline(never)]
 fn succeeded<T: Send + Sync + 'static, O: Slot<T>>(value: T, out: &mut O) -> Finished {
-    let (erased, typed) = Output::with_typed(value);
-    out.put(typed);
-    Finished(Ok(erased))
+    Finished(Ok(out.put(value)))
 }
 
 /// What a leaf answers when asked for its step again after it finished
@@ -455,7 +465,7 @@ impl Records {
         step: u32,
         started: u64,
         now: u64,
-        result: Result<Output, StepFailure>,
+        result: Result<Option<Output>, StepFailure>,
     ) {
         // Every caller passes a step of the run; should one not, there is
         // nothing to record.
@@ -472,7 +482,7 @@ impl Records {
         );
         match result {
             Ok(output) => {
-                record.output = Some(output);
+                record.output = output;
                 record.status = Some(StepStatus::Succeeded);
             }
             Err(failure) => {
@@ -497,12 +507,18 @@ impl Records {
 /// ([`FusedRun::layer`]); each step's future is made when its layer
 /// starts, from its dependencies' outputs, and each output goes to a
 /// plain slot of the run. No tree, no ready queue, no dependency counts.
-/// Made by [`StaticRun::fused`]; the report is the same as the executor's.
+/// Made by [`StaticRun::fused`]; the report is the same as the executor's,
+/// made from the run's [`RunRecord`]: as the run ends when a step did not
+/// succeed, otherwise when first asked for (the typed outputs already
+/// hold what a caller reads most).
 pub struct FusedRun {
     workflow: Arc<WorkflowInner>,
     plan: Arc<Plan>,
     run_id: u64,
-    records: Records,
+    /// When each step started and how long it ran, by position.
+    spans: Vec<Span>,
+    /// The steps that failed, in the order they ended.
+    failures: Vec<(u32, StepFailure)>,
     started_at: SystemTime,
     start: Raw,
     /// Nanoseconds since `start` at the last clock read: when the step
@@ -529,7 +545,8 @@ impl StaticRun {
     pub fn fused(self) -> (FusedRun, StaticEnv) {
         let started_at = SystemTime::now();
         let run = FusedRun {
-            records: Records::new(&self.workflow, started_at),
+            spans: vec![Span::NEVER; self.workflow.steps.len()],
+            failures: Vec::new(),
             workflow: self.workflow,
             plan: self.plan,
             run_id: self.run_id,
@@ -550,9 +567,44 @@ impl FusedRun {
         nanos_since(self.start)
     }
 
-    /// Records how `step` ended.
-    fn settle(&mut self, step: u32, started: u64, now: u64, result: Result<Output, StepFailure>) {
-        self.records.end(&self.workflow, step, started, now, result);
+    /// Records how `step` ended, started `started` and ended `now`
+    /// nanoseconds after the run started: its timing, and its failure
+    /// (logged, as the executor logs it). A fused layer's output went to
+    /// its typed slot alone (`Ok(None)`).
+    fn settle(
+        &mut self,
+        step: u32,
+        started: u64,
+        now: u64,
+        result: Result<Option<Output>, StepFailure>,
+    ) {
+        // Every caller passes a step of the run; should one not, there is
+        // nothing to record.
+        let Some(span) = self.spans.get_mut(step as usize) else {
+            return;
+        };
+        *span = Span {
+            started,
+            duration: now.saturating_sub(started),
+        };
+        if let Err(failure) = result {
+            self.step_did_not_succeed(step, failure);
+        }
+    }
+
+    /// Records (and logs) the failure of `step`.
+    #[cold]
+    #[inline(never)]
+    fn step_did_not_succeed(&mut self, step: u32, failure: StepFailure) {
+        if let Some(def) = self.workflow.steps.get(step as usize) {
+            tracing::warn!(step = %def.name, error = %failure, attempts = 1, "step did not succeed");
+        }
+        self.failures.push((step, failure));
+    }
+
+    /// Whether every step that ended so far succeeded.
+    fn clean(&self) -> bool {
+        self.failures.is_empty()
     }
 
     /// Makes room in this poll of the run for `steps` steps that are
@@ -599,9 +651,8 @@ impl FusedRun {
         let (step, now) = self.take_ended();
         match result.boxed() {
             Ok(value) => {
-                let (erased, typed) = Output::with_typed(value);
-                self.settle(step, self.started, now, Ok(erased));
-                *out = Some(typed);
+                *out = Some(Output::typed_only(value));
+                self.settle(step, self.started, now, Ok(None));
                 true
             }
             Err(error) => {
@@ -670,36 +721,54 @@ impl FusedRun {
         }
     }
 
-    /// The run's report. Steps that never started (after a layer that did
-    /// not all succeed) are skipped, with the executor's reasons, in
-    /// `order` (every step, each after its dependencies).
-    pub fn finish(mut self, order: &[u32]) -> RunReport {
-        let wf = &*self.workflow;
-        let records = &mut self.records.steps;
-        if !self.records.clean {
-            for &step in order {
-                let Some(record) = records.get(step as usize) else {
-                    continue;
-                };
-                if record.status.is_some() {
-                    continue;
-                }
-                let deps = self.plan.deps(wf, step as usize);
-                let reason = skip_reason(TriggerRule::AllSuccess, deps, records, wf);
-                let record = &mut records[step as usize];
-                record.status = Some(StepStatus::Skipped);
-                record.detail_mut().reason = Some(reason);
-            }
-        }
-        RunReport {
+    /// The run's record, from which its report is made. When a step did
+    /// not succeed, the report is made now: steps that never started
+    /// (after a layer that did not all succeed) are skipped, with the
+    /// executor's reasons, in `order` (every step, each after its
+    /// dependencies). Otherwise it is made when first asked for.
+    pub fn finish(self, order: &[u32]) -> RunRecord {
+        let elapsed = Duration::from_nanos(nanos_since(self.start));
+        let report = RunReport {
             index: Some(Arc::clone(&self.plan.index)),
-            workflow: wf.name.clone(),
+            workflow: self.workflow.name.clone(),
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at: self.started_at,
-            elapsed: Duration::from_nanos(nanos_since(self.start)),
-            steps: self.records.steps,
+            elapsed,
+            steps: Vec::new(),
+        };
+        let ran = Ran {
+            workflow: self.workflow,
+            epoch_nanos: epoch_nanos(self.started_at),
+            spans: self.spans,
+        };
+        if self.failures.is_empty() {
+            return RunRecord::succeeded(report, ran);
         }
+        let mut report = report;
+        report.steps = ran.records();
+        let wf = &*ran.workflow;
+        let records = &mut report.steps;
+        for (step, failure) in self.failures {
+            if let Some(record) = records.get_mut(step as usize) {
+                record.status = Some(StepStatus::Failed);
+                record.detail_mut().failure = Some(failure);
+            }
+        }
+        for &step in order {
+            let Some(record) = records.get(step as usize) else {
+                continue;
+            };
+            if record.status.is_some() {
+                continue;
+            }
+            let deps = self.plan.deps(wf, step as usize);
+            let reason = skip_reason(TriggerRule::AllSuccess, deps, records, wf);
+            let record = &mut records[step as usize];
+            record.status = Some(StepStatus::Skipped);
+            record.detail_mut().reason = Some(reason);
+        }
+        RunRecord::made(report)
     }
 }
 
@@ -822,7 +891,7 @@ impl<S: Steps> Future for FusedLayer<'_, S> {
             }
         }
         if this.waiting.live == 0 {
-            Poll::Ready(run.records.clean)
+            Poll::Ready(run.clean())
         } else {
             Poll::Pending
         }
@@ -855,7 +924,7 @@ struct Ended {
     step: u32,
     started: u64,
     ended: u64,
-    result: Result<Output, StepFailure>,
+    result: Result<Option<Output>, StepFailure>,
 }
 
 impl Waiting {
@@ -1102,7 +1171,7 @@ impl State {
         step: u32,
         started: u64,
         now: u64,
-        result: Result<Output, StepFailure>,
+        result: Result<Option<Output>, StepFailure>,
     ) {
         self.records.end(wf, step, started, now, result);
         if self.records.clean {
@@ -1151,6 +1220,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::run_record::{LazyReport, erased};
     use crate::{RetryPolicy, StepContext};
 
     fn two_steps() -> Workflow {
@@ -1159,6 +1229,62 @@ mod tests {
         wf.add_step("b", |_ctx: StepContext| async { Ok::<_, BoxError>(2u32) })
             .depends_on(["a"]);
         wf
+    }
+
+    #[tokio::test]
+    async fn a_clean_fused_runs_report_is_made_once_when_first_asked_from_its_typed_outputs() {
+        let mut wf = Workflow::new("two");
+        wf.add_step("a", |_ctx: StepContext| async { Ok::<_, BoxError>(1u32) });
+        wf.add_step("b", |_ctx: StepContext| async {
+            Ok::<_, BoxError>(String::new())
+        })
+        .depends_on(["a"]);
+        let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
+            .expect("a plain workflow")
+            .fused();
+        let a = fused_step(&mut run, 0, yields(20)).await;
+        let b = fused_step(&mut run, 1, async {
+            Ok::<_, BoxError>(String::from("done"))
+        })
+        .await;
+        let record = run.finish(&[0, 1]);
+        assert!(record.is_success());
+        let lazy = LazyReport::from(record);
+        let made = std::cell::Cell::new(0);
+        let outputs = || {
+            made.set(made.get() + 1);
+            vec![erased(a.as_ref()), erased(b.as_ref())]
+        };
+        let report = lazy.get(outputs);
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.workflow(), "two");
+        assert_eq!(report.output::<u32>("a"), Some(&20));
+        // The typed output's own pointer, not a copy.
+        let shared = report.step("b").and_then(|b| b.output_arc::<String>());
+        let typed = b.map(StepOutput::into_arc);
+        assert!(matches!((shared, typed), (Some(s), Some(t)) if Arc::ptr_eq(&s, &t)));
+        for step in ["a", "b"] {
+            let record = report.step(step).expect("a step of the run");
+            assert_eq!(record.status(), StepStatus::Succeeded, "{step}");
+            assert_eq!(record.attempts(), 1, "{step}");
+            assert!(record.duration().is_some(), "{step} has its timing");
+        }
+        let started = |step| report.step(step).and_then(|s| s.started_at());
+        assert!(started("a") <= started("b"), "b started after a ended");
+        let again = lazy.get(|| {
+            made.set(made.get() + 1);
+            Vec::new()
+        });
+        assert!(std::ptr::eq(report, again), "made once");
+        assert_eq!(made.get(), 1);
+        // A report made as its run ended is the one given.
+        let made_before = LazyReport::from(report.clone());
+        let given = made_before.get(|| {
+            made.set(made.get() + 1);
+            Vec::new()
+        });
+        assert_eq!(given.output::<u32>("a"), Some(&20));
+        assert_eq!(made.get(), 1);
     }
 
     #[test]
@@ -1233,11 +1359,11 @@ mod tests {
             .drive(|step, cx| {
                 polls[step] += 1;
                 if step == 0 {
-                    return Poll::Ready(Finished(Ok(Output::new(0u32))));
+                    return Poll::Ready(Finished(Ok(Some(Output::new(0u32)))));
                 }
                 match Pin::new(&mut receivers[step - 1]).poll(cx) {
                     Poll::Ready(got) => Poll::Ready(Finished(
-                        got.map(Output::new)
+                        got.map(|value| Some(Output::new(value)))
                             .map_err(|e| StepFailure::from_error(BoxError::from(e))),
                     )),
                     Poll::Pending => Poll::Pending,
@@ -1280,7 +1406,7 @@ mod tests {
             .expect("a plain workflow")
             .fused();
         let root = fused_step(&mut run, 0, async { Ok::<u32, BoxError>(0) }).await;
-        assert_eq!(root.map(|r| *r), Some(0));
+        assert_eq!(root.as_deref(), Some(&0));
         let mut senders = Vec::new();
         let polls: Vec<std::sync::atomic::AtomicU32> = (0..WIDTH)
             .map(|_| std::sync::atomic::AtomicU32::new(0))
@@ -1321,7 +1447,12 @@ mod tests {
         assert!(most.unwrap_or(0) <= 3, "a step was polled {most:?} times");
         assert!(outs.iter().all(|o| o.as_deref() == Some(&1)));
         let order: Vec<u32> = (0..=WIDTH as u32).collect();
-        let report = run.finish(&order);
+        let record = run.finish(&order);
+        assert!(record.is_success());
+        let outputs = std::iter::once(erased(root.as_ref()))
+            .chain(outs.iter().map(|out| erased(out.as_ref())))
+            .collect();
+        let report = record.into_report(outputs);
         assert!(report.is_success(), "{report:?}");
         assert_eq!(report.output::<u32>("s7"), Some(&1));
         assert_eq!(report.status("root"), Some(StepStatus::Succeeded));
@@ -1355,13 +1486,16 @@ mod tests {
         let (mut run, _env) = StaticRun::begin(&WorkflowEngine::new(), &wf)
             .expect("a plain workflow")
             .fused();
-        assert!(fused_step(&mut run, 0, yields(1)).await.is_some());
+        let a = fused_step(&mut run, 0, yields(1)).await;
+        assert!(a.is_some());
         let failed = fused_step(&mut run, 1, async {
             Err::<u32, BoxError>("no luck".into())
         })
         .await;
         assert!(failed.is_none());
-        let report = run.finish(&[0, 1, 2]);
+        let report = run
+            .finish(&[0, 1, 2])
+            .into_report(vec![erased(a.as_ref()), None, None]);
         let full = WorkflowEngine::new()
             .execute(&{
                 let mut wf = Workflow::new("chain");
@@ -1381,6 +1515,8 @@ mod tests {
             let reason =
                 |r: &RunReport| r.step(step).and_then(|s| s.reason().map(|r| r.to_string()));
             assert_eq!(reason(&report), reason(&full), "{step}");
+            let output = |r: &RunReport| r.output::<u32>(step).copied();
+            assert_eq!(output(&report), output(&full), "{step}");
         }
         assert_eq!(report.status("c"), Some(StepStatus::Skipped));
         let panicked = {
@@ -1389,8 +1525,9 @@ mod tests {
                 .fused();
             // A panic is caught once for a run of steps, and recorded as
             // the failure of the step running.
+            let mut a = None;
             let caught = segment(async {
-                fused_step(&mut run, 0, yields(1)).await;
+                a = fused_step(&mut run, 0, yields(1)).await;
                 fused_step(&mut run, 1, async {
                     panic!("step b panics");
                     #[allow(unreachable_code)]
@@ -1404,7 +1541,9 @@ mod tests {
                 panic!("the panic is caught: {caught:?}");
             };
             run.step_panicked(payload);
-            run.finish(&[0, 1, 2])
+            let record = run.finish(&[0, 1, 2]);
+            assert!(!record.is_success());
+            record.into_report(vec![erased(a.as_ref()), None, None])
         };
         assert_eq!(panicked.status("a"), Some(StepStatus::Succeeded));
         assert_eq!(panicked.output::<u32>("a"), Some(&1));
@@ -1438,7 +1577,11 @@ mod tests {
         }
         assert_eq!(left.as_deref(), Some(&1));
         assert!(right.is_none());
-        let report = run.finish(&[0, 1, 2]);
+        let report = run.finish(&[0, 1, 2]).into_report(vec![
+            None,
+            erased(left.as_ref()),
+            erased(right.as_ref()),
+        ]);
         assert_eq!(report.output::<u32>("s0"), Some(&1));
         let s1 = report.step("s1").expect("s1 is a step");
         assert!(s1.failure().is_some_and(|f| f.is_panic()), "{s1:?}");
@@ -1463,7 +1606,7 @@ mod tests {
         let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| run.step_panicked(payload)));
         let payload = unwound.expect_err("the panic goes on");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"not a step's"));
-        let report = run.finish(&[0, 1]);
+        let report = run.finish(&[0, 1]).into_report(Vec::new());
         let b = report.step("b").expect("b is a step");
         assert!(b.failure().is_none(), "b never ran: {report:?}");
         assert_eq!(b.attempts(), 0, "{report:?}");
@@ -1491,7 +1634,7 @@ mod tests {
         // A step whose resource is missing fails without its future made.
         run.begin(1);
         run.unmade(BoxError::from("no resource `Db`"));
-        let report = run.finish(&[0, 1]);
+        let report = run.finish(&[0, 1]).into_report(Vec::new());
         for (step, message) in [("write", "disk full"), ("read", "no resource `Db`")] {
             let record = report.step(step).expect("a step of the run");
             assert_eq!(record.status(), StepStatus::Failed, "{step}");
@@ -1527,7 +1670,7 @@ mod tests {
                     assert!(run.end(result, &mut None));
                 }
             }
-            run.finish(&[])
+            run.finish(&[]).into_report(Vec::new())
         });
         let mut cx = Context::from_waker(Waker::noop());
         assert!(
@@ -1554,7 +1697,7 @@ mod tests {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Poll::Ready(Finished(Ok(Output::new(step as u32))))
+                Poll::Ready(Finished(Ok(Some(Output::new(step as u32)))))
             })
             .await;
         assert!(report.is_success(), "{report:?}");

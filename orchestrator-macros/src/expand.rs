@@ -152,7 +152,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         #[allow(dead_code)]
         #vis struct #output_name {
             #(#fields,)*
-            __orchestrator_report: #krate::RunReport,
+            __orchestrator_report: #private::LazyReport,
         }
 
         impl #name {
@@ -208,7 +208,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
         impl ::core::fmt::Debug for #output_name {
             fn fmt(&self, __orchestrator_f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 __orchestrator_f.debug_struct(#output_name_str)
-                    .field("report", &self.__orchestrator_report)
+                    .field("report", self.report())
                     .finish_non_exhaustive()
             }
         }
@@ -244,7 +244,7 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                     ( #(::core::option::Option::Some(#idents),)* ) => {
                         ::core::result::Result::Ok(Self {
                             #(#idents,)*
-                            __orchestrator_report,
+                            __orchestrator_report: #private::LazyReport::from(__orchestrator_report),
                         })
                     }
                     __orchestrator_outputs => {
@@ -262,9 +262,13 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
                 }
             }
 
-            /// The run's report.
+            /// The run's report: made the first time it is asked for
+            /// when the run took the static path (its typed outputs are
+            /// the fields above), then kept.
             #vis fn report(&self) -> &#krate::RunReport {
-                &self.__orchestrator_report
+                self.__orchestrator_report.get(|| ::std::vec![
+                    #( #private::erased(::core::option::Option::Some(&self.#idents)), )*
+                ])
             }
         }
     }
@@ -650,29 +654,36 @@ fn static_run(
         ) -> ::core::result::Result<#output_name, #krate::RunError> {
             type __OrchestratorOuts = ( #( #slot<#krate::StepOutput<#output_types>>, )* );
             // Once the steps are gone, the typed outputs move out of their
-            // slots (the report holds the same values, erased), with no
-            // lookup or downcast; in a plain function, so nothing of it is
-            // part of the run's state machine.
+            // slots (a report made from them shares the same values), with
+            // no lookup or downcast; in a plain function, so nothing of it
+            // is part of the run's state machine.
             fn __orchestrator_outputs(
                 mut __orchestrator_outs: __OrchestratorOuts,
-                __orchestrator_report: #krate::RunReport,
+                __orchestrator_record: #private::RunRecord,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
-                let __orchestrator_report = #krate::RunError::from_report(__orchestrator_report)?;
                 // Taken in place: the slots stay one value, dropped once. (Moved
                 // out into a local each, every call in between would need its
                 // own clean-up of all the slots still held, for the square of
                 // the steps in code: 24 minutes to build two 1,000-step
                 // workflows.)
                 match ( #( #take(&mut __orchestrator_outs.#fields), )* ) {
-                    ( #(::core::option::Option::Some(#idents),)* ) => {
+                    // Every step succeeded: the report is made from the
+                    // record and these outputs once asked for.
+                    ( #(::core::option::Option::Some(#idents),)* ) if __orchestrator_record.is_success() => {
                         ::core::result::Result::Ok(#output_name {
                             #(#idents,)*
-                            __orchestrator_report,
+                            __orchestrator_report: #private::LazyReport::from(__orchestrator_record),
                         })
                     }
-                    // Every step succeeded, so every slot is set; should one
-                    // not be, the report tells which output is missing.
-                    _ => #output_name::from_report(__orchestrator_report),
+                    // A step did not succeed (or, should every step have
+                    // succeeded with a slot empty, an output is missing):
+                    // the report, with the outputs there are, tells which.
+                    __orchestrator_taken => {
+                        let ( #(#idents,)* ) = __orchestrator_taken;
+                        #output_name::from_report(__orchestrator_record.into_report(::std::vec![
+                            #( #private::erased(::core::option::Option::as_ref(&#idents)), )*
+                        ]))
+                    }
                 }
             }
             // Every step's output slot in one tuple: a `let` per step
@@ -982,8 +993,8 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                 __orchestrator_ok = #calls;
             }
         )*
-        let __orchestrator_report = __orchestrator_fused.finish(&[ #(#order),* ]);
-        __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+        let __orchestrator_record = __orchestrator_fused.finish(&[ #(#order),* ]);
+        __orchestrator_outputs(__orchestrator_outs, __orchestrator_record)
     }
 }
 
@@ -1056,7 +1067,10 @@ fn tree_body(parts: &Parts<'_>) -> TokenStream {
                 })
                 .await
         };
-        __orchestrator_outputs(__orchestrator_outs, __orchestrator_report)
+        __orchestrator_outputs(
+            __orchestrator_outs,
+            #private::RunRecord::from(__orchestrator_report),
+        )
     }
 }
 

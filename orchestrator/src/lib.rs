@@ -295,9 +295,9 @@ macro_rules! workflow {
 pub mod __private {
     //! Items used by the code the macros generate. Not public API.
     pub use orchestrator_core::dsl::{
-        Composite, FusedRun, Owned, Param, StaticEnv, StaticRun, Step, StepResult, Steps,
-        WorkflowType, add_step, context_error, erase, fits_static, future_size, leaf,
-        made_future_size, output, output_at, pair, segment,
+        Composite, FusedRun, LazyReport, Owned, Param, RunRecord, StaticEnv, StaticRun, Step,
+        StepResult, Steps, WorkflowType, add_step, context_error, erase, erased, fits_static,
+        future_size, leaf, made_future_size, output, output_at, pair, segment,
     };
     pub use orchestrator_macros::{workflow_entry, workflow_finish};
 }
