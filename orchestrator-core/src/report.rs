@@ -44,23 +44,10 @@ macro_rules! outputs {
                 }
             }
 
-            /// `value`, erased and typed: inline in both when its type is
-            /// one of the small ones (copied; the checks fold to constants
-            /// for each `T`), otherwise one shared pointer held by both.
-            pub(crate) fn with_typed<T: Any + Send + Sync>(value: T) -> (Self, StepOutput<T>) {
-                let any: &dyn Any = &value;
-                $(
-                    if let Some(&small) = any.downcast_ref::<$ty>() {
-                        return (Self(Repr::$variant(small)), StepOutput(Held::Inline(Small::$variant(small))));
-                    }
-                )*
-                let shared = Arc::new(value);
-                (Self(Repr::Shared(Arc::clone(&shared) as _)), StepOutput(Held::Shared(shared)))
-            }
-
-            /// `value`, typed alone (no report holds it yet): inline when its
-            /// type is one of the small ones, otherwise behind a new shared
-            /// pointer that [`Output::from_typed`] shares later.
+            /// `value`, typed, as a step's slot holds it: inline when its
+            /// type is one of the small ones (the checks fold to constants
+            /// for each `T`), otherwise behind a shared pointer that a
+            /// report made later shares ([`Output::from_typed`]).
             pub(crate) fn typed_only<T: Any + Send + Sync>(value: T) -> StepOutput<T> {
                 let any: &dyn Any = &value;
                 $(
@@ -819,6 +806,12 @@ impl fmt::Display for RunReport {
 mod tests {
     use super::*;
 
+    /// `value` typed, and erased as a report made from it holds it.
+    fn with_typed<T: Any + Send + Sync>(value: T) -> (Output, StepOutput<T>) {
+        let typed = Output::typed_only(value);
+        (Output::from_typed(&typed), typed)
+    }
+
     #[test]
     fn a_small_output_is_kept_inline_and_reads_back_only_as_its_type() {
         let count = Output::new(7u64);
@@ -839,7 +832,7 @@ mod tests {
 
     #[test]
     fn any_other_output_is_shared_and_keeps_its_pointer() {
-        let (shared, typed) = Output::with_typed(String::from("patch"));
+        let (shared, typed) = with_typed(String::from("patch"));
         let text = typed.into_arc();
         let read = shared
             .to_arc::<String>()
@@ -870,7 +863,7 @@ mod tests {
 
     #[test]
     fn a_typed_output_holds_a_small_value_inline_and_shares_any_other() {
-        let (erased, count) = Output::with_typed(7u64);
+        let (erased, count) = with_typed(7u64);
         assert!(matches!(erased.0, Repr::U64(7)));
         assert!(matches!(count.0, Held::Inline(Small::U64(7))));
         // Inline or shared, a typed output is as small as the report's:
@@ -883,7 +876,7 @@ mod tests {
         assert!(erased.typed::<u32>().is_none(), "only as its own type");
         assert_eq!(count.into_arc().as_ref(), &7);
 
-        let (erased, text) = Output::with_typed(String::from("patch"));
+        let (erased, text) = with_typed(String::from("patch"));
         let again = erased.typed::<String>();
         let same = |a: &StepOutput<String>, b: &StepOutput<String>| std::ptr::eq(&**a, &**b);
         assert!(again.as_ref().is_some_and(|again| same(again, &text)));

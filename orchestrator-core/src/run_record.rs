@@ -6,8 +6,10 @@
 //! caller reads most, and the report (a [`StepReport`] per step, each
 //! output erased) is made from both the first time it is asked for
 //! ([`LazyReport`]). Making it as the steps ended cost a trivial step about
-//! as much as running it. A run in which a step did not succeed makes its
-//! report as it ends, for [`RunError`](crate::dsl::RunError).
+//! twice as much as running it (81 against 27 ns a step on a 1,000-step
+//! chain). From the first step that does not succeed, a run makes every
+//! step's report as it goes, for the skip reasons and for
+//! [`RunError`](crate::dsl::RunError).
 
 use std::sync::{Arc, OnceLock};
 
@@ -57,8 +59,7 @@ impl Ran {
 }
 
 /// How a static run of a `workflow!` type ended, from which its report is
-/// made: made by `FusedRun::finish`, or from the report of a run that made
-/// one as it went (`RunRecord::from`).
+/// made: by `FusedRun::finish` or `StaticRun::drive`.
 pub struct RunRecord {
     /// The report; with no steps' reports yet while `ran` holds them.
     report: RunReport,
@@ -103,9 +104,12 @@ impl RunRecord {
     }
 }
 
-impl From<RunReport> for RunRecord {
-    fn from(report: RunReport) -> Self {
-        Self::made(report)
+impl std::fmt::Debug for RunRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunRecord")
+            .field("report", &self.report)
+            .field("steps_pending", &self.ran.is_some())
+            .finish()
     }
 }
 
@@ -148,6 +152,15 @@ impl LazyReport {
             fill_outputs(&mut report, outputs());
             report
         })
+    }
+}
+
+impl std::fmt::Debug for LazyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyReport")
+            .field("record", &self.record)
+            .field("made", &self.made.get())
+            .finish()
     }
 }
 

@@ -41,11 +41,10 @@ use crate::report::{
 use crate::run_record::{Ran, RunRecord, Span};
 use crate::workflow::{Plan, TriggerRule, Workflow, WorkflowInner};
 
-/// How a step of a static run ended, as the run records it: on success,
-/// its output erased for the report when the run keeps one as it goes (the
-/// tree of every step, [`StaticRun::drive`]), `None` when the report is
-/// made from the typed outputs once asked for (a [`FusedRun`]).
-pub struct Finished(Result<Option<Output>, StepFailure>);
+/// How a step of a static run ended, as the run records it. Its output
+/// went to its typed slot; a report erases it from there once made (see
+/// [`RunRecord`]).
+pub struct Finished(Result<(), StepFailure>);
 
 /// A run of a `workflow!` type on the static path; made by [`StaticRun::begin`].
 pub struct StaticRun {
@@ -196,27 +195,22 @@ where
 
 /// Where a [`Leaf`] puts its step's typed output, for its dependents.
 pub trait Slot<T> {
-    /// Stores the output, and returns it erased when the run's report
-    /// holds it from now on; a step finishes once, so this is called once.
-    fn put(&mut self, value: T) -> Option<Output>;
+    /// Stores the output; a step finishes once, so this is called once.
+    fn put(&mut self, value: T);
 }
 
-/// The tree's slot: the output is shared with the report at once.
+/// The tree's slot, which its dependents read once they start.
 impl<T: Send + Sync + 'static> Slot<T> for &OnceLock<StepOutput<T>> {
-    fn put(&mut self, value: T) -> Option<Output> {
-        let (erased, typed) = Output::with_typed(value);
+    fn put(&mut self, value: T) {
         // Each slot is set once: the step finishes once.
-        let _ = self.set(typed);
-        Some(erased)
+        let _ = self.set(Output::typed_only(value));
     }
 }
 
-/// A fused layer's slot: the report erases the output only if asked for
-/// (see [`RunRecord`]).
+/// A fused layer's slot, which no other step of the layer reads.
 impl<T: Send + Sync + 'static> Slot<T> for &mut Option<StepOutput<T>> {
-    fn put(&mut self, value: T) -> Option<Output> {
+    fn put(&mut self, value: T) {
         **self = Some(Output::typed_only(value));
-        None
     }
 }
 
@@ -317,12 +311,12 @@ fn caught(advance: impl FnOnce() -> Poll<Finished>) -> Poll<Finished> {
 // each step's own code is little more than the poll of its future (a
 // thousand steps' code runs through the instruction cache once per run).
 
-/// Stores a step's output for its dependents and, where the run keeps
-/// one as it goes, for the report: a small value inline in both, any
-/// other in one allocation both share.
+/// Stores a step's output for its dependents (and a report made later):
+/// a small value inline, any other in one allocation a report shares.
 #[inline(never)]
 fn succeeded<T: Send + Sync + 'static, O: Slot<T>>(value: T, out: &mut O) -> Finished {
-    Finished(Ok(out.put(value)))
+    out.put(value);
+    Finished(Ok(()))
 }
 
 /// What a leaf answers when asked for its step again after it finished
@@ -406,9 +400,10 @@ impl StaticRun {
         &self.env
     }
 
-    /// Runs every step to its end and returns the report.
+    /// Runs every step to its end and returns what the run recorded, from
+    /// which its report is made (see [`RunRecord`]).
     /// `advance(step, cx)` starts or polls step `step` (with [`advance`]).
-    pub async fn drive<F>(&self, mut advance: F) -> RunReport
+    pub async fn drive<F>(&self, mut advance: F) -> RunRecord
     where
         F: FnMut(usize, &mut Context<'_>) -> Poll<Finished>,
     {
@@ -416,7 +411,7 @@ impl StaticRun {
         let plan = &*self.plan;
         let started_at = SystemTime::now();
         let mut state = State {
-            records: Records::new(wf, started_at),
+            records: Records::new(&self.workflow, started_at),
             remaining: plan.dependency_counts(wf),
             ready: plan.roots.iter().copied().collect(),
             waiting: Waiting::default(),
@@ -425,73 +420,105 @@ impl StaticRun {
             start: clock::raw(),
         };
         std::future::poll_fn(|cx| state.poll(cx, wf, plan, &mut advance)).await;
-        RunReport {
+        let report = RunReport {
             index: Some(Arc::clone(&plan.index)),
             workflow: wf.name.clone(),
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at,
             elapsed: Duration::from_nanos(nanos_since(state.start)),
-            steps: state.records.steps,
-        }
+            steps: Vec::new(),
+        };
+        state.records.into_record(report)
     }
 }
 
-/// A static run's step reports, filled in as its steps end.
+/// What a static run records of its steps as they end: while every step
+/// succeeded, each one's span alone (its report is made from the spans and
+/// the typed outputs if asked for); from the first that did not, a report
+/// of each step.
 struct Records {
+    ran: Ran,
+    /// Each step's report, made when the first step did not succeed.
     steps: Vec<StepReport>,
-    /// When the run started, in nanoseconds since the Unix epoch.
-    epoch_nanos: u64,
     /// Whether every step that ended so far succeeded.
     clean: bool,
 }
 
 impl Records {
-    /// The pending reports of `wf`'s steps, for a run started `started_at`.
-    fn new(wf: &WorkflowInner, started_at: SystemTime) -> Self {
+    /// The records of `wf`'s steps, for a run started `started_at`.
+    fn new(wf: &Arc<WorkflowInner>, started_at: SystemTime) -> Self {
         Self {
-            steps: wf.pending_records(),
-            epoch_nanos: epoch_nanos(started_at),
+            ran: Ran {
+                spans: vec![Span::NEVER; wf.steps.len()],
+                workflow: Arc::clone(wf),
+                epoch_nanos: epoch_nanos(started_at),
+            },
+            steps: Vec::new(),
             clean: true,
         }
     }
 
     /// Records how `step` ended, started `started` and ended `now`
     /// nanoseconds after the run started: its one attempt, timing, and
-    /// output or failure (logged, as the executor logs it).
-    fn end(
-        &mut self,
-        wf: &WorkflowInner,
-        step: u32,
-        started: u64,
-        now: u64,
-        result: Result<Option<Output>, StepFailure>,
-    ) {
+    /// failure (logged, as the executor logs it).
+    #[inline]
+    fn end(&mut self, step: u32, started: u64, now: u64, result: Result<(), StepFailure>) {
         // Every caller passes a step of the run; should one not, there is
         // nothing to record.
-        let (Some(record), Some(def)) = (
+        let Some(span) = self.ran.spans.get_mut(step as usize) else {
+            return;
+        };
+        *span = Span {
+            started,
+            duration: now.saturating_sub(started),
+        };
+        if result.is_err() || !self.clean {
+            self.report(step, result);
+        }
+    }
+
+    /// Records in its report how `step` ended, once a step did not
+    /// succeed: the reports of every step are made then.
+    #[cold]
+    #[inline(never)]
+    fn report(&mut self, step: u32, result: Result<(), StepFailure>) {
+        if self.clean {
+            self.clean = false;
+            self.steps = self.ran.records();
+        }
+        let (Some(record), Some(span), Some(def)) = (
             self.steps.get_mut(step as usize),
-            wf.steps.get(step as usize),
+            self.ran.spans.get(step as usize),
+            self.ran.workflow.steps.get(step as usize),
         ) else {
             return;
         };
         record.attempts = 1;
         record.set_timing_nanos(
-            self.epoch_nanos.saturating_add(started),
-            now.saturating_sub(started),
+            self.ran.epoch_nanos.saturating_add(span.started),
+            span.duration,
         );
         match result {
-            Ok(output) => {
-                record.output = output;
-                record.status = Some(StepStatus::Succeeded);
-            }
+            Ok(()) => record.status = Some(StepStatus::Succeeded),
             Err(failure) => {
                 tracing::warn!(step = %def.name, error = %failure, attempts = 1, "step did not succeed");
                 record.status = Some(StepStatus::Failed);
                 record.detail_mut().failure = Some(failure);
-                self.clean = false;
             }
         }
+    }
+
+    /// What the run recorded, with `report`'s header (its steps' reports
+    /// are these records).
+    fn into_record(self, report: RunReport) -> RunRecord {
+        if self.clean {
+            return RunRecord::succeeded(report, self.ran);
+        }
+        RunRecord::made(RunReport {
+            steps: self.steps,
+            ..report
+        })
     }
 }
 
@@ -515,10 +542,7 @@ pub struct FusedRun {
     workflow: Arc<WorkflowInner>,
     plan: Arc<Plan>,
     run_id: u64,
-    /// When each step started and how long it ran, by position.
-    spans: Vec<Span>,
-    /// The steps that failed, in the order they ended.
-    failures: Vec<(u32, StepFailure)>,
+    records: Records,
     started_at: SystemTime,
     start: Raw,
     /// Nanoseconds since `start` at the last clock read: when the step
@@ -545,8 +569,7 @@ impl StaticRun {
     pub fn fused(self) -> (FusedRun, StaticEnv) {
         let started_at = SystemTime::now();
         let run = FusedRun {
-            spans: vec![Span::NEVER; self.workflow.steps.len()],
-            failures: Vec::new(),
+            records: Records::new(&self.workflow, started_at),
             workflow: self.workflow,
             plan: self.plan,
             run_id: self.run_id,
@@ -567,44 +590,10 @@ impl FusedRun {
         nanos_since(self.start)
     }
 
-    /// Records how `step` ended, started `started` and ended `now`
-    /// nanoseconds after the run started: its timing, and its failure
-    /// (logged, as the executor logs it). A fused layer's output went to
-    /// its typed slot alone (`Ok(None)`).
-    fn settle(
-        &mut self,
-        step: u32,
-        started: u64,
-        now: u64,
-        result: Result<Option<Output>, StepFailure>,
-    ) {
-        // Every caller passes a step of the run; should one not, there is
-        // nothing to record.
-        let Some(span) = self.spans.get_mut(step as usize) else {
-            return;
-        };
-        *span = Span {
-            started,
-            duration: now.saturating_sub(started),
-        };
-        if let Err(failure) = result {
-            self.step_did_not_succeed(step, failure);
-        }
-    }
-
-    /// Records (and logs) the failure of `step`.
-    #[cold]
-    #[inline(never)]
-    fn step_did_not_succeed(&mut self, step: u32, failure: StepFailure) {
-        if let Some(def) = self.workflow.steps.get(step as usize) {
-            tracing::warn!(step = %def.name, error = %failure, attempts = 1, "step did not succeed");
-        }
-        self.failures.push((step, failure));
-    }
-
-    /// Whether every step that ended so far succeeded.
-    fn clean(&self) -> bool {
-        self.failures.is_empty()
+    /// Records how `step` ended.
+    #[inline]
+    fn settle(&mut self, step: u32, started: u64, now: u64, result: Result<(), StepFailure>) {
+        self.records.end(step, started, now, result);
     }
 
     /// Makes room in this poll of the run for `steps` steps that are
@@ -652,7 +641,7 @@ impl FusedRun {
         match result.boxed() {
             Ok(value) => {
                 *out = Some(Output::typed_only(value));
-                self.settle(step, self.started, now, Ok(None));
+                self.settle(step, self.started, now, Ok(()));
                 true
             }
             Err(error) => {
@@ -726,49 +715,34 @@ impl FusedRun {
     /// (after a layer that did not all succeed) are skipped, with the
     /// executor's reasons, in `order` (every step, each after its
     /// dependencies). Otherwise it is made when first asked for.
-    pub fn finish(self, order: &[u32]) -> RunRecord {
-        let elapsed = Duration::from_nanos(nanos_since(self.start));
+    pub fn finish(mut self, order: &[u32]) -> RunRecord {
+        if !self.records.clean {
+            let wf = &*self.workflow;
+            let records = &mut self.records.steps;
+            for &step in order {
+                let Some(record) = records.get(step as usize) else {
+                    continue;
+                };
+                if record.status.is_some() {
+                    continue;
+                }
+                let deps = self.plan.deps(wf, step as usize);
+                let reason = skip_reason(TriggerRule::AllSuccess, deps, records, wf);
+                let record = &mut records[step as usize];
+                record.status = Some(StepStatus::Skipped);
+                record.detail_mut().reason = Some(reason);
+            }
+        }
         let report = RunReport {
             index: Some(Arc::clone(&self.plan.index)),
             workflow: self.workflow.name.clone(),
             run_id: self.run_id,
             outcome: RunOutcome::Completed,
             started_at: self.started_at,
-            elapsed,
+            elapsed: Duration::from_nanos(nanos_since(self.start)),
             steps: Vec::new(),
         };
-        let ran = Ran {
-            workflow: self.workflow,
-            epoch_nanos: epoch_nanos(self.started_at),
-            spans: self.spans,
-        };
-        if self.failures.is_empty() {
-            return RunRecord::succeeded(report, ran);
-        }
-        let mut report = report;
-        report.steps = ran.records();
-        let wf = &*ran.workflow;
-        let records = &mut report.steps;
-        for (step, failure) in self.failures {
-            if let Some(record) = records.get_mut(step as usize) {
-                record.status = Some(StepStatus::Failed);
-                record.detail_mut().failure = Some(failure);
-            }
-        }
-        for &step in order {
-            let Some(record) = records.get(step as usize) else {
-                continue;
-            };
-            if record.status.is_some() {
-                continue;
-            }
-            let deps = self.plan.deps(wf, step as usize);
-            let reason = skip_reason(TriggerRule::AllSuccess, deps, records, wf);
-            let record = &mut records[step as usize];
-            record.status = Some(StepStatus::Skipped);
-            record.detail_mut().reason = Some(reason);
-        }
-        RunRecord::made(report)
+        self.records.into_record(report)
     }
 }
 
@@ -891,7 +865,7 @@ impl<S: Steps> Future for FusedLayer<'_, S> {
             }
         }
         if this.waiting.live == 0 {
-            Poll::Ready(run.clean())
+            Poll::Ready(run.records.clean)
         } else {
             Poll::Pending
         }
@@ -924,7 +898,7 @@ struct Ended {
     step: u32,
     started: u64,
     ended: u64,
-    result: Result<Option<Output>, StepFailure>,
+    result: Result<(), StepFailure>,
 }
 
 impl Waiting {
@@ -1171,9 +1145,9 @@ impl State {
         step: u32,
         started: u64,
         now: u64,
-        result: Result<Option<Output>, StepFailure>,
+        result: Result<(), StepFailure>,
     ) {
-        self.records.end(wf, step, started, now, result);
+        self.records.end(step, started, now, result);
         if self.records.clean {
             // Every step final so far succeeded (the common case): a
             // dependent whose last dependency this was is ready, with no
@@ -1359,18 +1333,18 @@ mod tests {
             .drive(|step, cx| {
                 polls[step] += 1;
                 if step == 0 {
-                    return Poll::Ready(Finished(Ok(Some(Output::new(0u32)))));
+                    return Poll::Ready(Finished(Ok(())));
                 }
                 match Pin::new(&mut receivers[step - 1]).poll(cx) {
                     Poll::Ready(got) => Poll::Ready(Finished(
-                        got.map(|value| Some(Output::new(value)))
+                        got.map(|_| ())
                             .map_err(|e| StepFailure::from_error(BoxError::from(e))),
                     )),
                     Poll::Pending => Poll::Pending,
                 }
             })
             .await;
-        assert!(report.is_success(), "{report:?}");
+        assert!(report.is_success());
         // At most: the first poll, one with the step's own waker, and the
         // one that finds its message. Polling every waiting step on each
         // wake would be about WIDTH / 2 polls per step.
@@ -1697,12 +1671,14 @@ mod tests {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Poll::Ready(Finished(Ok(Some(Output::new(step as u32)))))
+                Poll::Ready(Finished(Ok(())))
             })
             .await;
-        assert!(report.is_success(), "{report:?}");
+        assert!(report.is_success());
         assert_eq!(yields, vec![5; 4]);
-        assert_eq!(report.output::<u32>("s2"), Some(&3));
+        let report = report.into_report(Vec::new());
+        assert_eq!(report.status("s2"), Some(StepStatus::Succeeded));
+        assert_eq!(report.step("s2").map(StepReport::attempts), Some(1));
     }
 
     #[test]
@@ -1773,8 +1749,10 @@ mod tests {
             &b_out,
         );
         let mut steps = std::pin::pin!(pair(a, b));
-        let report = run.drive(|step, cx| steps.as_mut().advance(step, cx)).await;
-        assert!(report.is_success(), "{report:?}");
+        let record = run.drive(|step, cx| steps.as_mut().advance(step, cx)).await;
+        assert!(record.is_success());
+        let report = record.into_report(vec![erased(a_out.get()), erased(b_out.get())]);
+        assert_eq!(report.output::<u32>("a"), Some(&20));
         assert_eq!(report.output::<u32>("b"), Some(&21));
         assert_eq!(b_out.get().map(|b| **b), Some(21));
     }

@@ -1052,7 +1052,7 @@ fn tree_body(parts: &Parts<'_>) -> TokenStream {
     });
     quote! {
         let __orchestrator_env = __orchestrator_run.env();
-        let __orchestrator_report = {
+        let __orchestrator_record = {
             let __orchestrator_outs_ref = &__orchestrator_outs;
             // Each step's future is made here and first polled once its
             // dependencies succeeded (a future does nothing until polled).
@@ -1067,10 +1067,7 @@ fn tree_body(parts: &Parts<'_>) -> TokenStream {
                 })
                 .await
         };
-        __orchestrator_outputs(
-            __orchestrator_outs,
-            #private::RunRecord::from(__orchestrator_report),
-        )
+        __orchestrator_outputs(__orchestrator_outs, __orchestrator_record)
     }
 }
 

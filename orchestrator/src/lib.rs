@@ -225,8 +225,8 @@ pub use orchestrator_macros::step;
 ///             match Self::__orchestrator_static_step0((), input, env) {
 ///                 Ok(future) => {
 ///                     let result = future.await;
-///                     // The typed output to its slot (also in the report),
-///                     // or false when the step failed (recorded):
+///                     // The typed output to its slot and the step's timing
+///                     // to the run, or false when the step failed (recorded):
 ///                     if !fused.end(result, &mut outs.0) { return false; }
 ///                 }
 ///                 // A resource it could not read: the step's failure.
@@ -251,11 +251,13 @@ pub use orchestrator_macros::step;
 ///                 Err(payload) => { fused.step_panicked(payload); false }
 ///             };
 ///         }
-///         // The report; after a layer that did not all succeed, every later
-///         // step is skipped with the executor's reasons:
-///         let report = fused.finish(&[0, 1]);
-///         // Typed outputs taken from their slots, or `RunError::Failed`:
-///         __orchestrator_outputs(outs, report)
+///         // What the run recorded. After a layer that did not all succeed,
+///         // the report is made now, every later step skipped with the
+///         // executor's reasons:
+///         let record = fused.finish(&[0, 1]);
+///         // Typed outputs taken from their slots, or `RunError::Failed`
+///         // with the report (the outputs there are erased into it):
+///         __orchestrator_outputs(outs, record)
 ///     }
 ///     // Any other graph: every step's future is made at once (by an
 ///     // `async fn` per step) and first polled once its dependencies
@@ -266,10 +268,14 @@ pub use orchestrator_macros::step;
 ///     // bookkeeping (ready steps, skips, the report) polls step `i`
 ///     // through the tree in a few comparisons:
 ///     //     let mut steps = pin!(pair(leaf(/* step 0 */, &outs.0), leaf(/* step 1 */, &outs.1)));
-///     //     let report = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
+///     //     let record = run.drive(|i, cx| steps.as_mut().advance(i, cx)).await;
+///     //     __orchestrator_outputs(outs, record)
 /// }
 /// impl CodeReviewOutput {
 ///     pub fn from_report(report: RunReport) -> Result<Self, RunError>;
+///     // After a static run whose every step succeeded, made on the first
+///     // call from the steps' timings and these outputs (sharing them),
+///     // then kept:
 ///     pub fn report(&self) -> &RunReport;
 /// }
 /// ```
