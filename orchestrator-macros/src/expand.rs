@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::check::Graph;
 use crate::step::ParamKind;
-use crate::workflow::{Finish, StepKind};
+use crate::workflow::{Finish, ParamMeta, StepKind};
 
 /// The span of `tokens` (a parameter's written type), so a type mismatch
 /// is reported under the user's type. `Span::join` may fail: then the
@@ -53,7 +53,14 @@ pub(crate) fn workflow(finish: &Finish, graph: &Graph, checked: bool) -> TokenSt
 
     let handlers: Vec<TokenStream> = (0..finish.steps.len())
         .map(|index| {
-            let body = step_body(finish, graph, index, &input_ty, Access::Context, false);
+            let body = step_body(
+                finish,
+                graph,
+                index,
+                &input_ty,
+                Access::Context,
+                Maker::Async,
+            );
             quote! {
                 |__orchestrator_ctx: #krate::StepContext| async move {
                     let __orchestrator_result = #body;
@@ -299,7 +306,7 @@ fn step_body(
     index: usize,
     input_ty: &TokenStream,
     access: Access,
-    plain: bool,
+    maker: Maker,
 ) -> Option<TokenStream> {
     let krate = &finish.krate;
     let private = quote!(#krate::__private);
@@ -310,6 +317,7 @@ fn step_body(
         return None;
     }
     let mut lets = Vec::new();
+    let mut direct = Vec::new();
     let mut args = Vec::new();
     let mut each = None;
     for param in &step.params {
@@ -329,10 +337,21 @@ fn step_body(
             let slot = read_ident(dep?);
             Some(quote!(#private::output(#slot, #step_name, #dep_name)))
         };
-        let fused_output = || -> Option<TokenStream> {
+        let fused_value = || -> Option<TokenStream> {
             let value = read_ident(dep?);
-            Some(quote!(::core::result::Result::<_, #krate::BoxError>::Ok(&**#value)))
+            Some(quote!(&**#value))
         };
+        let fused_output = || -> Option<TokenStream> {
+            let value = fused_value()?;
+            Some(quote!(::core::result::Result::<_, #krate::BoxError>::Ok(#value)))
+        };
+        // What a parameter of a `Maker::Direct` step reads, which cannot fail.
+        if maker == Maker::Direct {
+            direct.push(match param.kind {
+                ParamKind::Input => quote!(__orchestrator_input),
+                _ => fused_value()?,
+            });
+        }
         let getter = match (param.kind, access) {
             (ParamKind::Dependency | ParamKind::Each, Access::Static) => static_output()?,
             (ParamKind::Dependency | ParamKind::Each, Access::Fused) => fused_output()?,
@@ -436,7 +455,17 @@ fn step_body(
     // one scope per parameter, and a step with a thousand dependencies
     // would overflow LLVM's stack when it writes debug info.
     let (names, reads): (Vec<_>, Vec<_>) = lets.into_iter().unzip();
-    if plain {
+    if maker == Maker::Direct {
+        // Every parameter is an output or the input, at hand when the
+        // step's future is made: the future is the function's own.
+        return Some(quote! {
+            {
+                let ( #(#names,)* ) = ( #(#direct,)* );
+                #call
+            }
+        });
+    }
+    if maker == Maker::Fallible {
         // Every parameter is at hand when the step's future is made: the
         // future is the function's own (or the error of a parameter that
         // could not be read); the run boxes its error as it ends.
@@ -459,17 +488,42 @@ fn step_body(
     })
 }
 
-/// Whether a step's future-making function on the static path is a plain
-/// function returning the step function's own future (its parameters read
-/// as it is called: a fused run calls it once the dependencies' outputs
-/// are at hand), rather than an `async fn` wrapping it (which reads them
-/// when first polled, and awaits a mapped step's items): for a plain step
-/// alone in its layer. The futures of a wider layer are made together, in
-/// a tree built by value, and with plain functions' futures the optimizer
-/// copied that tree level by level (about 1,250 copies a run for the
-/// bench's layer of 1,000 steps, two-thirds of its instructions).
-fn plain_maker(kind: StepKind, access: Access, alone: bool) -> bool {
-    access == Access::Fused && kind == StepKind::Plain && alone
+/// What a step's future-making function on the static path is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Maker {
+    /// An `async fn` wrapping the step function: it reads the parameters
+    /// when first polled, and awaits a mapped step's items.
+    Async,
+    /// A plain function returning the step function's own future, or the
+    /// error of a resource it could not read.
+    Fallible,
+    /// A plain function returning the step function's own future: every
+    /// parameter is a dependency's output or the input, so none can fail
+    /// to be read, and the generated code awaits the future as it is
+    /// returned, with no `Result` to move it out of (the move was a copy
+    /// of the whole future, a visible part of a step's cost).
+    Direct,
+}
+
+/// The maker of a step of kind `kind` and parameters `params`: a plain
+/// function for a plain step alone in its layer on a fused run (which
+/// calls it once the dependencies' outputs are at hand), an `async fn`
+/// otherwise. The futures of a wider layer are made together, in a tree
+/// built by value, and with plain functions' futures the optimizer copied
+/// that tree level by level (about 1,250 copies a run for the bench's
+/// layer of 1,000 steps, two-thirds of its instructions).
+fn maker_kind(kind: StepKind, params: &[ParamMeta], access: Access, alone: bool) -> Maker {
+    if access != Access::Fused || kind != StepKind::Plain || !alone {
+        return Maker::Async;
+    }
+    let infallible = params
+        .iter()
+        .all(|p| matches!(p.kind, ParamKind::Dependency | ParamKind::Input));
+    if infallible {
+        Maker::Direct
+    } else {
+        Maker::Fallible
+    }
 }
 
 /// The static path's functions, associated with the workflow's hidden
@@ -508,11 +562,14 @@ fn static_run(
             alone[step] = true;
         }
     }
-    let plain: Vec<bool> = (0..finish.steps.len())
-        .map(|index| plain_maker(finish.steps[index].kind, access, alone[index]))
+    let kinds: Vec<Maker> = (0..finish.steps.len())
+        .map(|index| {
+            let step = &finish.steps[index];
+            maker_kind(step.kind, &step.params, access, alone[index])
+        })
         .collect();
     let bodies = (0..finish.steps.len())
-        .map(|index| step_body(finish, graph, index, input_ty, access, plain[index]))
+        .map(|index| step_body(finish, graph, index, input_ty, access, kinds[index]))
         .collect::<Option<Vec<_>>>()?;
     let indices: Vec<usize> = (0..finish.steps.len()).collect();
     let fields: Vec<_> = indices.iter().map(|&i| syn::Index::from(i)).collect();
@@ -558,7 +615,17 @@ fn static_run(
             }
         });
         let own = &output_types[index];
-        if plain[index] {
+        if kinds[index] == Maker::Direct {
+            return quote! {
+                #[allow(unused_variables, clippy::needless_lifetimes)]
+                fn #maker<'a>(
+                    ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
+                    __orchestrator_input: &'a #input_ty,
+                    __orchestrator_env: &'a #private::StaticEnv,
+                ) -> impl ::core::future::Future<Output: #private::StepResult<Ok = #own>> + 'a #body
+            };
+        }
+        if kinds[index] == Maker::Fallible {
             return quote! {
                 #[allow(unused_variables, clippy::needless_lifetimes)]
                 fn #maker<'a>(
@@ -588,7 +655,7 @@ fn static_run(
         deps: &deps,
         input_ty,
         output_types: &output_types,
-        plain: &plain,
+        kinds: &kinds,
     };
     let (slot, take, run) = match &layers {
         Some(layers) => (
@@ -603,9 +670,9 @@ fn static_run(
         ),
     };
     let fused = layers.is_some();
-    let sizes = plain.iter().map(|&plain| match plain {
-        true => format_ident!("made_future_size"),
-        false => format_ident!("future_size"),
+    let sizes = kinds.iter().map(|&kind| match kind {
+        Maker::Fallible => format_ident!("made_future_size"),
+        Maker::Direct | Maker::Async => format_ident!("future_size"),
     });
     Some(quote! {
         #(#maker_fns)*
@@ -661,12 +728,15 @@ fn static_run(
                 mut __orchestrator_outs: __OrchestratorOuts,
                 __orchestrator_record: #private::RunRecord,
             ) -> ::core::result::Result<#output_name, #krate::RunError> {
-                // Taken in place: the slots stay one value, dropped once. (Moved
-                // out into a local each, every call in between would need its
-                // own clean-up of all the slots still held, for the square of
-                // the steps in code: 24 minutes to build two 1,000-step
-                // workflows.)
-                match ( #( #take(&mut __orchestrator_outs.#fields), )* ) {
+                // Taken in place, into one value. (Moved out into a local
+                // each, every call in between would need its own clean-up of
+                // all the slots still held, for the square of the steps in
+                // code: 24 minutes to build two 1,000-step workflows.)
+                let __orchestrator_taken = ( #( #take(&mut __orchestrator_outs.#fields), )* );
+                // Every slot is empty now: forgotten, it frees nothing less
+                // than dropped, and a run skips a check of each slot.
+                ::core::mem::forget(__orchestrator_outs);
+                match __orchestrator_taken {
                     // Every step succeeded: the report is made from the
                     // record and these outputs once asked for.
                     ( #(::core::option::Option::Some(#idents),)* ) if __orchestrator_record.is_success() => {
@@ -708,9 +778,8 @@ struct Parts<'p> {
     input_ty: &'p TokenStream,
     /// Each step's output type.
     output_types: &'p [TokenStream],
-    /// Whether each step's maker is a plain function returning its
-    /// future, or its parameters' error (see [`plain_maker`]).
-    plain: &'p [bool],
+    /// What each step's maker is (see [`Maker`]).
+    kinds: &'p [Maker],
 }
 
 /// The local (and the maker's parameter) holding the output of step `dep`.
@@ -787,7 +856,7 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
         deps,
         input_ty,
         output_types,
-        plain,
+        kinds,
     } = parts;
     // The reads of a step's (or a layer's) dependencies: each slot is set,
     // as every earlier layer succeeded; `false` should one not be.
@@ -836,7 +905,12 @@ fn fused_body(parts: &Parts<'_>, layers: &[Vec<usize>]) -> TokenStream {
                         return false;
                     }
                 };
-                let run = if plain[step] {
+                let run = if kinds[step] == Maker::Direct {
+                    quote! {
+                        let __orchestrator_result = #call.await;
+                        #end
+                    }
+                } else if kinds[step] == Maker::Fallible {
                     // The function's own future, or the error of a
                     // resource it could not read.
                     quote! {

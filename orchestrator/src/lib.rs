@@ -188,21 +188,24 @@ pub use orchestrator_macros::step;
 /// impl __orchestrator_workflow_CodeReview {
 ///     // One function per step making its future from its dependencies'
 ///     // outputs (and the input and resources it asks for): your
-///     // function's own future, or the error of a resource it could not
-///     // read. (A step of a wider layer gets an `async fn` around your
-///     // function instead, with its error boxed.)
+///     // function's own future.
 ///     fn __orchestrator_static_step1<'a>(
 ///         (__orchestrator_r0,): (&'a StepOutput<ScanReport>,),
 ///         __orchestrator_input: &'a Input,
 ///         __orchestrator_env: &'a StaticEnv,
-///     ) -> Result<impl Future<Output: StepResult<Ok = Review>> + 'a, BoxError> {
-///         let (arg0,) = (&**__orchestrator_r0,);   // a missing resource: `return Err(error)`
-///         Ok(review(arg0))
+///     ) -> impl Future<Output: StepResult<Ok = Review>> + 'a {
+///         let (arg0,) = (&**__orchestrator_r0,);
+///         review(arg0)
 ///     }
+///     // A step that reads a resource gets `Result<impl Future, BoxError>`
+///     // instead: the error of a resource it could not read. A step of a
+///     // wider layer gets an `async fn` around your function, with its
+///     // error boxed.
+///     //
 ///     // The size of each step's future, without making it, added up
 ///     // while the crate compiles:
 ///     fn __orchestrator_static_fits() -> bool {
-///         const { fits_static(&[made_future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions)) }
+///         const { fits_static(&[future_size(&Self::__orchestrator_static_step0), /* ... */], cfg!(debug_assertions)) }
 ///     }
 ///     // The run's future, made in this function's frame alone and boxed:
 ///     #[inline(never)]
@@ -222,16 +225,13 @@ pub use orchestrator_macros::step;
 ///         async fn __orchestrator_layer0(fused: &mut FusedRun, outs: &mut Outs, input, env) -> bool {
 ///             fused.reserve(2).await;       // yields first once the run's budget of steps is spent
 ///             fused.begin(0);
-///             match Self::__orchestrator_static_step0((), input, env) {
-///                 Ok(future) => {
-///                     let result = future.await;
-///                     // The typed output to its slot and the step's timing
-///                     // to the run, or false when the step failed (recorded):
-///                     if !fused.end(result, &mut outs.0) { return false; }
-///                 }
-///                 // A resource it could not read: the step's failure.
-///                 Err(error) => { fused.unmade(error); return false; }
-///             }
+///             let result = Self::__orchestrator_static_step0((), input, env).await;
+///             // The typed output to its slot and the step's timing to the
+///             // run, or false when the step failed (recorded):
+///             if !fused.end(result, &mut outs.0) { return false; }
+///             // (A step that reads a resource: `match` its maker's result,
+///             // and on a resource it could not read, `fused.unmade(error)`,
+///             // the step's failure.)
 ///             let (r0,) = (match &outs.0 { Some(value) => value, None => return false },);
 ///             fused.begin(1);
 ///             match Self::__orchestrator_static_step1((r0,), input, env) { /* the same */ }
