@@ -95,12 +95,7 @@ impl RunRecord {
     /// position: see [`erased`]) for the steps that succeeded and have
     /// none yet.
     pub fn into_report(self, outputs: Vec<Option<Output>>) -> RunReport {
-        let mut report = self.report;
-        if let Some(ran) = &self.ran {
-            report.steps = ran.records();
-        }
-        fill_outputs(&mut report, outputs);
-        report
+        with_outputs(self.report, self.ran.as_ref(), outputs)
     }
 }
 
@@ -113,14 +108,23 @@ impl std::fmt::Debug for RunRecord {
     }
 }
 
-/// Gives each step of `report` that succeeded with no output its output
-/// from `outputs`, by position.
-fn fill_outputs(report: &mut RunReport, outputs: Vec<Option<Output>>) {
+/// `report`, its steps' reports made from `ran` if it is given, with
+/// each step that succeeded with no output given its output from
+/// `outputs`, by position.
+fn with_outputs(
+    mut report: RunReport,
+    ran: Option<&Ran>,
+    outputs: Vec<Option<Output>>,
+) -> RunReport {
+    if let Some(ran) = ran {
+        report.steps = ran.records();
+    }
     for (record, output) in report.steps.iter_mut().zip(outputs) {
         if record.status == Some(StepStatus::Succeeded) && record.output.is_none() {
             record.output = output;
         }
     }
+    report
 }
 
 /// A typed output (or an empty slot) erased, for a report made from a
@@ -144,14 +148,8 @@ impl LazyReport {
         let Some(ran) = &self.record.ran else {
             return &self.record.report;
         };
-        self.made.get_or_init(|| {
-            let mut report = RunReport {
-                steps: ran.records(),
-                ..self.record.report.clone()
-            };
-            fill_outputs(&mut report, outputs());
-            report
-        })
+        self.made
+            .get_or_init(|| with_outputs(self.record.report.clone(), Some(ran), outputs()))
     }
 }
 

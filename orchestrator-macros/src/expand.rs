@@ -615,36 +615,26 @@ fn static_run(
             }
         });
         let own = &output_types[index];
-        if kinds[index] == Maker::Direct {
-            return quote! {
-                #[allow(unused_variables, clippy::needless_lifetimes)]
-                fn #maker<'a>(
-                    ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
-                    __orchestrator_input: &'a #input_ty,
-                    __orchestrator_env: &'a #private::StaticEnv,
-                ) -> impl ::core::future::Future<Output: #private::StepResult<Ok = #own>> + 'a #body
-            };
-        }
-        if kinds[index] == Maker::Fallible {
-            return quote! {
-                #[allow(unused_variables, clippy::needless_lifetimes)]
-                fn #maker<'a>(
-                    ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
-                    __orchestrator_input: &'a #input_ty,
-                    __orchestrator_env: &'a #private::StaticEnv,
-                ) -> ::core::result::Result<
-                    impl ::core::future::Future<Output: #private::StepResult<Ok = #own>> + 'a,
-                    #krate::BoxError,
-                > #body
-            };
-        }
+        let future =
+            quote!(impl ::core::future::Future<Output: #private::StepResult<Ok = #own>> + 'a);
+        let (asyncness, returns) = match kinds[index] {
+            Maker::Direct => (None, future),
+            Maker::Fallible => (
+                None,
+                quote!(::core::result::Result<#future, #krate::BoxError>),
+            ),
+            Maker::Async => (
+                Some(quote!(async)),
+                quote!(::core::result::Result<#own, #krate::BoxError>),
+            ),
+        };
         quote! {
             #[allow(unused_variables, clippy::needless_lifetimes)]
-            async fn #maker<'a>(
+            #asyncness fn #maker<'a>(
                 ( #(#dep_refs,)* ): ( #( #dep_types, )* ),
                 __orchestrator_input: &'a #input_ty,
                 __orchestrator_env: &'a #private::StaticEnv,
-            ) -> ::core::result::Result<#own, #krate::BoxError> #body
+            ) -> #returns #body
         }
     });
     let parts = Parts {
