@@ -30,62 +30,52 @@ pub fn hand_written_fn(dag: &Dag, name: &str, load_type: &str, join: &str) -> St
     );
     let _ = writeln!(src, "pub async fn {name}(load: &{load_type}) -> u64 {{");
     let _ = writeln!(src, "    let mut s = vec![0u64; {}];", dag.len());
-    let layers: Vec<_> = dag.layers().collect();
-    // Runs of single-step layers (a chain) go into one function each, up
-    // to this many steps, as a person would write a sequence of awaits.
-    const CHUNK: usize = 100;
     let mut functions = String::new();
-    let mut i = 0;
-    let mut count = 0;
-    while i < layers.len() {
+    for (count, segment) in segments(dag).into_iter().enumerate() {
         let function = format!("{name}_{count}");
-        count += 1;
         let _ = writeln!(src, "    {function}(load, &mut s).await;");
         let _ = writeln!(
             functions,
             "#[allow(clippy::all)]\nasync fn {function}(load: &{load_type}, s: &mut [u64]) {{"
         );
-        if layers[i].len() == 1 {
-            let mut steps = 0;
-            while i < layers.len() && layers[i].len() == 1 && steps < CHUNK {
-                let step = layers[i].start;
-                let _ = writeln!(functions, "    s[{step}] = {}.await;", step_call(dag, step));
-                i += 1;
-                steps += 1;
+        match segment {
+            Segment::Chain(steps) => {
+                for step in steps {
+                    let _ = writeln!(functions, "    s[{step}] = {}.await;", step_call(dag, step));
+                }
             }
-        } else {
-            // A layer: its steps joined. Inputs are padded with zeros to the
-            // layer's widest step (adding 0 changes no sum), so that every
-            // step of the layer has the same future type and the layer is
-            // an array, joined without allocating. (A literal `join!` of
-            // 100 futures, 100 times, took rustc minutes to compile.)
-            let layer = layers[i].clone();
-            let width = layer
-                .clone()
-                .map(|s| dag.parents(s).len())
-                .max()
-                .unwrap_or(0);
-            let steps: Vec<String> = layer
-                .clone()
-                .map(|step| {
-                    let mut inputs: Vec<String> = dag
-                        .parents(step)
-                        .iter()
-                        .map(|p| format!("s[{p}]"))
-                        .collect();
-                    inputs.resize(width, "0".into());
-                    format!("({step}, [{}])", inputs.join(", "))
-                })
-                .collect();
-            let _ = writeln!(
-                functions,
-                "    let v = {join}(load, [\n        {}\n    ]).await;\n    \
+            Segment::Layer(layer) => {
+                // A layer: its steps joined. Inputs are padded with zeros to the
+                // layer's widest step (adding 0 changes no sum), so that every
+                // step of the layer has the same future type and the layer is
+                // an array, joined without allocating. (A literal `join!` of
+                // 100 futures, 100 times, took rustc minutes to compile.)
+                let width = layer
+                    .clone()
+                    .map(|s| dag.parents(s).len())
+                    .max()
+                    .unwrap_or(0);
+                let steps: Vec<String> = layer
+                    .clone()
+                    .map(|step| {
+                        let mut inputs: Vec<String> = dag
+                            .parents(step)
+                            .iter()
+                            .map(|p| format!("s[{p}]"))
+                            .collect();
+                        inputs.resize(width, "0".into());
+                        format!("({step}, [{}])", inputs.join(", "))
+                    })
+                    .collect();
+                let _ = writeln!(
+                    functions,
+                    "    let v = {join}(load, [\n        {}\n    ]).await;\n    \
                  s[{}..{}].copy_from_slice(&v);",
-                steps.join(",\n        "),
-                layer.start,
-                layer.end
-            );
-            i += 1;
+                    steps.join(",\n        "),
+                    layer.start,
+                    layer.end
+                );
+            }
         }
         let _ = writeln!(functions, "}}\n");
     }
@@ -99,6 +89,42 @@ pub fn hand_written_fn(dag: &Dag, name: &str, load_type: &str, join: &str) -> St
     );
     src.push_str(&functions);
     src
+}
+
+/// Runs of one-step layers (a chain's stretch) go into one generated
+/// function each, up to this many steps, as a person would write a
+/// sequence of awaits.
+const CHUNK: usize = 100;
+
+/// A part of a DAG that generated hand-written code runs in one `async fn`.
+enum Segment {
+    /// Up to [`CHUNK`] one-step layers in a row, awaited in turn.
+    Chain(Vec<usize>),
+    /// One wider layer, its steps joined.
+    Layer(std::ops::Range<usize>),
+}
+
+/// `dag`'s layers, in order, as [`Segment`]s.
+fn segments(dag: &Dag) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut chain = Vec::new();
+    for layer in dag.layers() {
+        if layer.len() == 1 {
+            chain.push(layer.start);
+            if chain.len() == CHUNK {
+                segments.push(Segment::Chain(std::mem::take(&mut chain)));
+            }
+            continue;
+        }
+        if !chain.is_empty() {
+            segments.push(Segment::Chain(std::mem::take(&mut chain)));
+        }
+        segments.push(Segment::Layer(layer));
+    }
+    if !chain.is_empty() {
+        segments.push(Segment::Chain(chain));
+    }
+    segments
 }
 
 fn step_call(dag: &Dag, step: usize) -> String {
@@ -238,7 +264,6 @@ pub fn dsl_module(dag: &Dag, name: &str, type_name: &str) -> String {
 /// functions themselves; [`hand_written_fn`] awaits one shared step
 /// function, which no DSL (each step its own function) can.
 pub fn by_hand_fn(dag: &Dag, name: &str) -> String {
-    const CHUNK: usize = 100;
     let call = |step: usize| {
         let mut args: Vec<String> = dag
             .parents(step)
@@ -257,42 +282,37 @@ pub fn by_hand_fn(dag: &Dag, name: &str) -> String {
          let mut s = vec![0u64; {}];",
         dag.len()
     );
-    let layers: Vec<_> = dag.layers().collect();
-    let (mut i, mut count) = (0, 0);
-    while i < layers.len() {
+    for (count, segment) in segments(dag).into_iter().enumerate() {
         let function = format!("{name}_by_hand_{count}");
-        count += 1;
         let _ = writeln!(src, "    {function}(shape, &mut s).await;");
         let _ = writeln!(
             functions,
             "#[allow(clippy::all)]\nasync fn {function}(shape: &ShapeRef, s: &mut [u64]) {{"
         );
-        if layers[i].len() == 1 {
-            let mut steps = 0;
-            while i < layers.len() && layers[i].len() == 1 && steps < CHUNK {
-                let step = layers[i].start;
+        match segment {
+            Segment::Chain(steps) => {
+                for step in steps {
+                    let _ = writeln!(
+                        functions,
+                        "    let Ok(v) = {}.await;\n    s[{step}] = v;",
+                        call(step)
+                    );
+                }
+            }
+            Segment::Layer(layer) => {
+                let patterns: Vec<String> =
+                    layer.clone().map(|step| format!("Ok(v{step})")).collect();
+                let calls: Vec<String> = layer.clone().map(call).collect();
                 let _ = writeln!(
                     functions,
-                    "    let Ok(v) = {}.await;\n    s[{step}] = v;",
-                    call(step)
+                    "    let ({},) = futures::join!(\n        {}\n    );",
+                    patterns.join(", "),
+                    calls.join(",\n        ")
                 );
-                i += 1;
-                steps += 1;
+                for step in layer {
+                    let _ = writeln!(functions, "    s[{step}] = v{step};");
+                }
             }
-        } else {
-            let layer = layers[i].clone();
-            let patterns: Vec<String> = layer.clone().map(|step| format!("Ok(v{step})")).collect();
-            let calls: Vec<String> = layer.clone().map(call).collect();
-            let _ = writeln!(
-                functions,
-                "    let ({},) = futures::join!(\n        {}\n    );",
-                patterns.join(", "),
-                calls.join(",\n        ")
-            );
-            for step in layer {
-                let _ = writeln!(functions, "    s[{step}] = v{step};");
-            }
-            i += 1;
         }
         let _ = writeln!(functions, "}}\n");
     }
