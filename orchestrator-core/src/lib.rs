@@ -52,6 +52,7 @@ mod report;
 mod retry;
 mod run_record;
 mod static_run;
+mod step_name;
 mod validate;
 mod workflow;
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use smol_str::SmolStr;
+use crate::step_name::StepName;
 
 use crate::error::{BoxError, RunFailed};
 
@@ -441,7 +441,7 @@ impl fmt::Display for SkipReason {
 /// lives behind one pointer, and a name of up to 23 bytes is inline.
 #[derive(Clone)]
 pub struct StepReport {
-    pub(crate) name: SmolStr,
+    pub(crate) name: StepName,
     pub(crate) output: Option<Output>,
     pub(crate) output_type: fn() -> &'static str,
     /// When the first attempt started, in nanoseconds since the Unix epoch;
@@ -465,7 +465,7 @@ pub(crate) struct StepDetail {
 
 impl StepReport {
     /// The report of a step that has not started.
-    pub(crate) fn pending(name: SmolStr, output_type: fn() -> &'static str) -> Self {
+    pub(crate) fn pending(name: StepName, output_type: fn() -> &'static str) -> Self {
         Self {
             name,
             output: None,
@@ -889,7 +889,7 @@ mod tests {
     fn a_step_report_stays_small_and_keeps_its_times() {
         // A million-step run keeps a million of these.
         assert!(size_of::<StepReport>() <= 88, "{}", size_of::<StepReport>());
-        let mut report = StepReport::pending(SmolStr::new("s"), std::any::type_name::<u64>);
+        let mut report = StepReport::pending(StepName::new("s"), std::any::type_name::<u64>);
         assert_eq!((report.started_at(), report.duration()), (None, None));
         assert_eq!(report.output_type(), "u64");
         let at = SystemTime::UNIX_EPOCH + Duration::new(1_800_000_000, 123_456_789);

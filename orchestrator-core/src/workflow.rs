@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use smol_str::SmolStr;
+use crate::step_name::StepName;
 
 use crate::context::StepContext;
 use crate::definition::{StepDefinition, WorkflowDefinition};
@@ -217,7 +217,7 @@ pub(crate) const FORWARD: u32 = 1 << 31;
 pub(crate) struct StepDef {
     /// Inline when short, so most steps' names cost no allocation, and
     /// copying it into each run's report no reference count.
-    pub(crate) name: SmolStr,
+    pub(crate) name: StepName,
     pub(crate) handler: Arc<dyn ErasedHandler>,
     /// Where this step's dependencies end in [`WorkflowInner::edges`];
     /// they start where the previous step's end.
@@ -400,7 +400,11 @@ impl WorkflowInner {
         self.steps
             .iter()
             .map(|step| {
-                crate::report::StepReport::pending(step.name.clone(), step.handler.output_type())
+                // The handler is asked first: a name copied before the call
+                // is kept across it on the stack, and read back in words
+                // other than it was written in (a store-forwarding stall).
+                let output_type = step.handler.output_type();
+                crate::report::StepReport::pending(step.name.clone(), output_type)
             })
             .collect()
     }
@@ -569,7 +573,7 @@ impl Workflow {
             ..
         } = inner;
         steps.push(StepDef {
-            name: SmolStr::new(name),
+            name: StepName::new(name),
             handler,
             deps_end: edges.len(),
             options: None,
