@@ -1,6 +1,6 @@
 //! The run report: what every step did, for the verify phase.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,10 +17,11 @@ macro_rules! outputs {
         enum Repr {
             /// A value of any other type.
             Shared(Arc<dyn Any + Send + Sync>),
-            $(
-                #[doc = concat!("A `", stringify!($ty), "`, inline.")]
-                $variant($ty),
-            )*
+            /// A value of one of the small types, inline: one `Copy` value,
+            /// so a clone copies its 16 bytes whole (a variant per type,
+            /// each cloned on its own, copied a few bytes at a time and
+            /// read them back wider, which stalls the processor).
+            Inline(Small),
         }
 
         impl Output {
@@ -30,7 +31,7 @@ macro_rules! outputs {
                 let any: &dyn Any = &value;
                 $(
                     if let Some(&small) = any.downcast_ref::<$ty>() {
-                        return Self(Repr::$variant(small));
+                        return Self(Repr::Inline(Small::$variant(small)));
                     }
                 )*
                 Self(Repr::Shared(Arc::new(value)))
@@ -40,7 +41,7 @@ macro_rules! outputs {
             pub(crate) fn as_any(&self) -> &(dyn Any + Send + Sync) {
                 match &self.0 {
                     Repr::Shared(value) => &**value,
-                    $(Repr::$variant(value) => value,)*
+                    $(Repr::Inline(Small::$variant(value)) => value,)*
                 }
             }
 
@@ -63,7 +64,7 @@ macro_rules! outputs {
             pub(crate) fn from_typed<T: Any + Send + Sync>(typed: &StepOutput<T>) -> Self {
                 match &typed.0 {
                     Held::Shared(value) => Self(Repr::Shared(Arc::clone(value) as _)),
-                    $(Held::Inline(Small::$variant(value)) => Self(Repr::$variant(*value)),)*
+                    Held::Inline(small) => Self(Repr::Inline(*small)),
                 }
             }
 
@@ -75,8 +76,9 @@ macro_rules! outputs {
                         .downcast::<T>()
                         .ok()
                         .map(|value| StepOutput(Held::Shared(value))),
-                    $(Repr::$variant(value) => (TypeId::of::<T>() == TypeId::of::<$ty>())
-                        .then(|| StepOutput(Held::Inline(Small::$variant(*value)))),)*
+                    Repr::Inline(small) => small
+                        .get::<T>()
+                        .map(|_| StepOutput(Held::Inline(*small))),
                 }
             }
         }
@@ -92,7 +94,7 @@ macro_rules! outputs {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match &self.0 {
                     Repr::Shared(value) => value.fmt(f),
-                    $(Repr::$variant(value) => value.fmt(f),)*
+                    $(Repr::Inline(Small::$variant(value)) => value.fmt(f),)*
                 }
             }
         }
@@ -815,7 +817,7 @@ mod tests {
     #[test]
     fn a_small_output_is_kept_inline_and_reads_back_only_as_its_type() {
         let count = Output::new(7u64);
-        assert!(matches!(count.0, Repr::U64(7)));
+        assert!(matches!(count.0, Repr::Inline(Small::U64(7))));
         assert_eq!(count.downcast_ref::<u64>(), Some(&7));
         assert_eq!(count.downcast_ref::<u32>(), None);
         assert_eq!(count.to_arc::<u64>().as_deref(), Some(&7));
@@ -823,7 +825,7 @@ mod tests {
         assert_eq!(format!("{count:?}"), "7");
 
         let nothing = Output::new(());
-        assert!(matches!(nothing.0, Repr::Unit(())));
+        assert!(matches!(nothing.0, Repr::Inline(Small::Unit(()))));
         assert_eq!(nothing.downcast_ref::<()>(), Some(&()));
         let flag = Output::new(true);
         assert_eq!(flag.downcast_ref::<bool>(), Some(&true));
@@ -850,7 +852,7 @@ mod tests {
         let count = Output::typed_only(7u64);
         assert!(matches!(count.0, Held::Inline(Small::U64(7))));
         let erased = Output::from_typed(&count);
-        assert!(matches!(erased.0, Repr::U64(7)));
+        assert!(matches!(erased.0, Repr::Inline(Small::U64(7))));
         assert_eq!(erased.downcast_ref::<u64>(), Some(&7));
 
         let text = Output::typed_only(String::from("patch"));
@@ -864,12 +866,17 @@ mod tests {
     #[test]
     fn a_typed_output_holds_a_small_value_inline_and_shares_any_other() {
         let (erased, count) = with_typed(7u64);
-        assert!(matches!(erased.0, Repr::U64(7)));
+        assert!(matches!(erased.0, Repr::Inline(Small::U64(7))));
         assert!(matches!(count.0, Held::Inline(Small::U64(7))));
         // Inline or shared, a typed output is as small as the report's:
         // never as large as its type.
         assert_eq!(size_of::<StepOutput<u64>>(), 16);
         assert_eq!(size_of::<StepOutput<[u8; 256]>>(), 16);
+        assert_eq!(
+            size_of::<Option<Output>>(),
+            24,
+            "the report's erased output"
+        );
         assert_eq!(*count, 7);
         assert_eq!(*count.clone(), 7);
         assert_eq!(erased.typed::<u64>().map(|c| *c), Some(7));
