@@ -541,6 +541,9 @@ impl Workflow {
     /// step's output and `E` any error (anything that converts into
     /// [`BoxError`]). Problems with the name (empty, repeated) are reported
     /// by [`validate`](Self::validate) and before a run, never by a panic.
+    // Inlined where it is called, so the handler's captures go from the
+    // caller's registers into its allocation rather than through memory.
+    #[inline]
     pub fn add_step<F, Fut, T, E>(&mut self, name: impl AsRef<str>, handler: F) -> StepBuilder<'_>
     where
         F: Fn(StepContext) -> Fut + Send + Sync + 'static,
@@ -572,6 +575,12 @@ impl Workflow {
             repeated,
             ..
         } = inner;
+        // Room first: a step made before the list may grow is kept in
+        // memory across that call and copied in other widths than it was
+        // written (a store-forwarding stall per step).
+        if steps.len() == steps.capacity() {
+            steps.reserve(1);
+        }
         steps.push(StepDef {
             name: StepName::new(name),
             handler,
