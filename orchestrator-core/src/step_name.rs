@@ -209,6 +209,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_name_reads_back_as_itself_and_its_clones_and_shared_form(
+            name in "\\PC{0,30}",
+        ) {
+            let made = StepName::new(&name);
+            proptest::prop_assert_eq!(&*made, name.as_str());
+            proptest::prop_assert_eq!(&*made.clone(), name.as_str());
+            proptest::prop_assert_eq!(&*Arc::<str>::from(made), name.as_str());
+        }
+    }
+
     #[test]
     fn a_name_takes_three_words_inline_or_shared() {
         assert_eq!(size_of::<StepName>(), 24);
