@@ -958,6 +958,66 @@ async fn subscribers_see_every_event_of_a_run_in_order() {
     assert_eq!(events.missed(), 0);
 }
 
+/// The run ids of the events `events` holds now, run by run, and whether
+/// each run's `RunFinished` was among them.
+fn runs_seen(events: &mut orchestrator::EventStream) -> Vec<(u64, bool)> {
+    let mut runs: Vec<(u64, bool)> = Vec::new();
+    while let Some(event) = futures::FutureExt::now_or_never(events.recv()).flatten() {
+        let finished = matches!(event.kind, EventKind::RunFinished { .. });
+        match runs.last_mut() {
+            Some((run, seen_end)) if *run == event.run_id => *seen_end |= finished,
+            _ => runs.push((event.run_id, finished)),
+        }
+    }
+    runs
+}
+
+#[tokio::test]
+async fn every_clone_of_an_engine_shares_one_event_channel_whoever_subscribes_first() {
+    // The channel is made when the first subscriber comes: a subscriber of
+    // a clone made before then still sees the runs of the original, and a
+    // later subscriber sees the runs that start after it subscribed.
+    let engine = WorkflowEngine::new();
+    let clone = engine.clone();
+    let mut wf = engine.create_workflow("wf");
+    wf.add_step("a", |_ctx: StepContext| async { Ok::<_, BoxError>(1u8) });
+    let unheard = engine.execute(&wf).await.expect("valid").run_id();
+    let mut early = clone.subscribe();
+    let first = engine.execute(&wf).await.expect("valid").run_id();
+    let mut late = engine.subscribe();
+    let second = clone.execute(&wf).await.expect("valid").run_id();
+    assert_ne!(unheard, first);
+    assert_eq!(runs_seen(&mut early), [(first, true), (second, true)]);
+    assert_eq!(runs_seen(&mut late), [(second, true)]);
+    assert_eq!((early.missed(), late.missed()), (0, 0));
+    // Once every handle on the engine is gone, the streams end.
+    drop((engine, clone));
+    assert!(early.recv().await.is_none());
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_the_event_capacity_loses_the_oldest_and_counts_them() {
+    let engine = WorkflowEngine::builder().event_capacity(4).build();
+    let mut events = engine.subscribe();
+    let mut wf = engine.create_workflow("wf");
+    for name in ["a", "b", "c"] {
+        wf.add_step(name, |_ctx: StepContext| async { Ok::<_, BoxError>(()) });
+    }
+    engine.execute(&wf).await.expect("valid");
+    // A run of three steps sends eight events: run started, a start and an
+    // end per step, run finished. Four fit.
+    let mut kept = Vec::new();
+    while let Some(event) = futures::FutureExt::now_or_never(events.recv()).flatten() {
+        kept.push(event.kind);
+    }
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    assert_eq!(events.missed(), 4);
+    assert!(matches!(
+        kept.last(),
+        Some(EventKind::RunFinished { success: true, .. })
+    ));
+}
+
 #[tokio::test]
 async fn step_names_of_any_length_come_back_as_written_in_the_report_and_events() {
     // Short names are kept inline and long ones shared: both must read

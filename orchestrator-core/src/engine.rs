@@ -3,8 +3,8 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -42,8 +42,21 @@ struct EngineInner {
     fail_fast: bool,
     run_timeout: Option<Duration>,
     resources: Arc<Resources>,
-    events: broadcast::Sender<Event>,
+    /// The channel of the engine's events, made when the first subscriber
+    /// subscribes: an engine nobody listens to (most) never allocates its
+    /// `event_capacity` slots.
+    events: OnceLock<broadcast::Sender<Event>>,
+    event_capacity: usize,
     next_run_id: AtomicU64,
+}
+
+impl EngineInner {
+    /// The events' channel, if anyone listens to it now.
+    fn listened_events(&self) -> Option<&broadcast::Sender<Event>> {
+        self.events
+            .get()
+            .filter(|events| events.receiver_count() > 0)
+    }
 }
 
 impl WorkflowEngine {
@@ -60,7 +73,7 @@ impl WorkflowEngine {
         engine.max_concurrency == usize::MAX
             && !engine.fail_fast
             && engine.run_timeout.is_none()
-            && engine.events.receiver_count() == 0
+            && engine.listened_events().is_none()
     }
 
     /// A fresh run id.
@@ -86,7 +99,12 @@ impl WorkflowEngine {
     /// A stream of the events of every run of this engine that starts
     /// after this call.
     pub fn subscribe(&self) -> EventStream {
-        EventStream::new(self.inner.events.subscribe())
+        let capacity = self.inner.event_capacity;
+        let events = self
+            .inner
+            .events
+            .get_or_init(|| broadcast::channel(capacity).0);
+        EventStream::new(events.subscribe())
     }
 
     /// Prepares a run of `workflow`; `.await` it for the report, or set
@@ -190,14 +208,14 @@ impl EngineBuilder {
     /// stops at 200 ms at most), so no run pays for it.
     pub fn build(self) -> WorkflowEngine {
         crate::clock::calibrate();
-        let (events, _) = broadcast::channel(self.event_capacity);
         WorkflowEngine {
             inner: Arc::new(EngineInner {
                 max_concurrency: self.max_concurrency,
                 fail_fast: self.fail_fast,
                 run_timeout: self.run_timeout,
                 resources: Arc::new(self.resources),
-                events,
+                events: OnceLock::new(),
+                event_capacity: self.event_capacity,
                 next_run_id: AtomicU64::new(1),
             }),
         }
@@ -311,7 +329,7 @@ impl Execution {
         let plan = inner.plan()?;
         let engine = &self.engine.inner;
         let run_id = self.engine.next_run_id();
-        let events = (engine.events.receiver_count() > 0).then(|| engine.events.clone());
+        let events = engine.listened_events().cloned();
         let shared = Arc::new(RunShared {
             workflow: inner,
             plan,
