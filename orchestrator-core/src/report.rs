@@ -37,14 +37,6 @@ macro_rules! outputs {
                 Self(Repr::Shared(Arc::new(value)))
             }
 
-            /// The value, to downcast.
-            pub(crate) fn as_any(&self) -> &(dyn Any + Send + Sync) {
-                match &self.0 {
-                    Repr::Shared(value) => &**value,
-                    $(Repr::Inline(Small::$variant(value)) => value,)*
-                }
-            }
-
             /// `value`, typed, as a step's slot holds it: inline when its
             /// type is one of the small ones (the checks fold to constants
             /// for each `T`), otherwise behind a shared pointer that a
@@ -273,8 +265,16 @@ impl Output {
     }
 
     /// The value as a `T`, if it is one.
+    ///
+    /// Inline, the check folds to a constant in each arm ([`Small::get`]),
+    /// so reading a step's `u64` input is a tag compare rather than a
+    /// call through `dyn Any` to ask the value its type.
+    #[inline]
     pub(crate) fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        self.as_any().downcast_ref::<T>()
+        match &self.0 {
+            Repr::Shared(value) => value.downcast_ref::<T>(),
+            Repr::Inline(small) => small.get::<T>(),
+        }
     }
 }
 
@@ -830,6 +830,15 @@ mod tests {
         let flag = Output::new(true);
         assert_eq!(flag.downcast_ref::<bool>(), Some(&true));
         assert_eq!(Output::new(-1.5f64).downcast_ref::<f64>(), Some(&-1.5));
+        // Types of one size are told apart: a `usize` is not a `u64`, an
+        // `i64` not a `u64`, a `u32` not a `char`.
+        let size = Output::new(7usize);
+        assert_eq!(size.downcast_ref::<usize>(), Some(&7));
+        assert_eq!(size.downcast_ref::<u64>(), None);
+        assert_eq!(Output::new(-7i64).downcast_ref::<u64>(), None);
+        assert_eq!(Output::new(65u32).downcast_ref::<char>(), None);
+        assert_eq!(Output::new('A').downcast_ref::<u32>(), None);
+        assert_eq!(Output::new('A').downcast_ref::<char>(), Some(&'A'));
     }
 
     #[test]
