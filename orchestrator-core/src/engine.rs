@@ -96,8 +96,12 @@ impl WorkflowEngine {
         Workflow::new(name)
     }
 
-    /// A stream of the events of every run of this engine that starts
-    /// after this call.
+    /// A stream of the events of every run of this engine (or of any
+    /// clone of it) that starts after this call.
+    ///
+    /// The first call makes the engine's event channel, with room for
+    /// [`EngineBuilder::event_capacity`] events: an engine nobody
+    /// subscribes to allocates none, and its runs send no events.
     pub fn subscribe(&self) -> EventStream {
         let capacity = self.inner.event_capacity;
         let events = self
