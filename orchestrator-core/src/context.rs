@@ -280,7 +280,7 @@ impl StepContext {
         // Few dependencies: compare names; many: the plan's name index.
         let found = if deps.len() <= 16 {
             deps.iter()
-                .position(|&d| &*steps[d as usize].name == step)
+                .position(|&d| steps[d as usize].name.is(step))
                 .map(|position| (position, deps[position] as usize))
         } else {
             self.shared

@@ -9,6 +9,36 @@ use std::hash::BuildHasher as _;
 
 use hashbrown::HashTable;
 
+use crate::step_name::StepName;
+
+/// A name the index holds a position of, as it reads and compares it.
+pub(crate) trait Name {
+    /// The name's text, to hash.
+    fn text(&self) -> &str;
+    /// Whether the name is `name`.
+    fn is(&self, name: &str) -> bool {
+        self.text() == name
+    }
+}
+
+impl Name for str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+/// A step's name, compared in whole words ([`StepName::is`]).
+impl Name for StepName {
+    fn text(&self) -> &str {
+        self
+    }
+
+    #[inline]
+    fn is(&self, name: &str) -> bool {
+        StepName::is(self, name)
+    }
+}
+
 /// The positions of a list of named things, by name; the first of two
 /// things with the same name keeps it.
 #[derive(Clone, Default)]
@@ -32,26 +62,30 @@ impl NameIndex {
     }
 
     /// The position of `name`, where `name_of(i)` is the name at `i`.
-    pub(crate) fn get<'a>(&self, name: &str, name_of: impl Fn(usize) -> &'a str) -> Option<usize> {
+    pub(crate) fn get<'a, N: Name + ?Sized + 'a>(
+        &self,
+        name: &str,
+        name_of: impl Fn(usize) -> &'a N,
+    ) -> Option<usize> {
         self.table
-            .find(self.hash(name), |&i| name_of(i as usize) == name)
+            .find(self.hash(name), |&i| name_of(i as usize).is(name))
             .map(|&i| i as usize)
     }
 
     /// Records that `name` is at `position`; when `name` is already known,
     /// keeps the earlier position and returns it.
-    pub(crate) fn insert<'a>(
+    pub(crate) fn insert<'a, N: Name + ?Sized + 'a>(
         &mut self,
         name: &str,
         position: u32,
-        name_of: impl Fn(usize) -> &'a str,
+        name_of: impl Fn(usize) -> &'a N,
     ) -> Result<(), usize> {
         let hash = self.hash(name);
         let hasher = &self.hasher;
         match self.table.entry(
             hash,
-            |&i| name_of(i as usize) == name,
-            |&i| hasher.hash_one(name_of(i as usize)),
+            |&i| name_of(i as usize).is(name),
+            |&i| hasher.hash_one(name_of(i as usize).text()),
         ) {
             hashbrown::hash_table::Entry::Occupied(entry) => Err(*entry.get() as usize),
             hashbrown::hash_table::Entry::Vacant(entry) => {
@@ -63,10 +97,14 @@ impl NameIndex {
 
     /// Makes room for `additional` more names without growing, where
     /// `name_of(i)` is the name at `i`.
-    pub(crate) fn reserve<'a>(&mut self, additional: usize, name_of: impl Fn(usize) -> &'a str) {
+    pub(crate) fn reserve<'a, N: Name + ?Sized + 'a>(
+        &mut self,
+        additional: usize,
+        name_of: impl Fn(usize) -> &'a N,
+    ) {
         let hasher = &self.hasher;
         self.table
-            .reserve(additional, |&i| hasher.hash_one(name_of(i as usize)));
+            .reserve(additional, |&i| hasher.hash_one(name_of(i as usize).text()));
     }
 
     /// How many names it holds.

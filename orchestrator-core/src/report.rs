@@ -677,7 +677,7 @@ impl RunReport {
             Some(index) => index
                 .get(name, |i| self.steps.get(i).map_or("", |s| &s.name))
                 .and_then(|i| self.steps.get(i)),
-            None => self.steps.iter().find(|s| &*s.name == name),
+            None => self.steps.iter().find(|s| s.name.is(name)),
         }
     }
 

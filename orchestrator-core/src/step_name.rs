@@ -150,6 +150,36 @@ impl Inline {
     }
 }
 
+impl StepName {
+    /// Whether this is `name`: for an inline name, its length byte and
+    /// three words against `name`'s, read as [`StepName::new`] reads
+    /// them, with no call to `memcmp` (which a `str` comparison makes for
+    /// names of the same length: most names of a generated workflow).
+    #[inline]
+    pub(crate) fn is(&self, name: &str) -> bool {
+        match &self.0 {
+            Repr::Inline(inline) => inline.is(name.as_bytes()),
+            Repr::Shared(shared) => **shared == *name,
+        }
+    }
+}
+
+impl Inline {
+    /// Whether these are the bytes of `bytes`.
+    #[inline]
+    fn is(&self, bytes: &[u8]) -> bool {
+        // Lengths differ for most names that are not this one; an equal
+        // length is at most 23, so `words` reads all of `bytes`.
+        if bytes.len() != self.len() {
+            return false;
+        }
+        let [first, second, third] = words(bytes);
+        // The tail's last byte is the length, equal by now.
+        let tail = loaded(self.tail.get()) & ((1 << 56) - 1);
+        self.head == [stored(first), stored(second)] && tail == third
+    }
+}
+
 impl Deref for StepName {
     type Target = str;
 
@@ -218,6 +248,46 @@ mod tests {
             proptest::prop_assert_eq!(&*made, name.as_str());
             proptest::prop_assert_eq!(&*made.clone(), name.as_str());
             proptest::prop_assert_eq!(&*Arc::<str>::from(made), name.as_str());
+        }
+
+        #[test]
+        fn a_name_is_another_only_when_their_text_is_the_same(
+            name in "\\PC{0,30}",
+            other in "\\PC{0,30}",
+        ) {
+            let made = StepName::new(&name);
+            proptest::prop_assert!(made.is(&name));
+            proptest::prop_assert_eq!(made.is(&other), name == other);
+        }
+    }
+
+    #[test]
+    fn a_name_is_exactly_the_name_it_was_made_from() {
+        let alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+        let names: Vec<String> = (0..=30)
+            .flat_map(|len| {
+                let ascii = alphabet[..len].to_owned();
+                let zeros = "\0".repeat(len);
+                let mixed: String = "é\0ü✓x".chars().cycle().take(len).collect();
+                [ascii, zeros, mixed]
+            })
+            .collect();
+        for name in &names {
+            let made = StepName::new(name);
+            for other in &names {
+                assert_eq!(made.is(other), name == other, "{name:?} is {other:?}");
+            }
+            // One byte changed anywhere, or one byte more or fewer.
+            let bytes = name.as_bytes();
+            for at in 0..bytes.len() {
+                let mut changed = bytes.to_vec();
+                changed[at] ^= 0x01;
+                if let Ok(changed) = std::str::from_utf8(&changed) {
+                    assert!(!made.is(changed), "{name:?} is {changed:?}");
+                }
+            }
+            assert!(!made.is(&format!("{name}a")));
+            assert!(!made.is(&format!("a{name}")));
         }
     }
 

@@ -448,7 +448,7 @@ impl WorkflowInner {
             ..
         } = self;
         let me = defs.len() - 1;
-        let entry = if dependency == &*defs[me].name {
+        let entry = if defs[me].name.is(dependency) {
             Some(me)
         } else {
             names.get(dependency, |i| &defs[i].name)
