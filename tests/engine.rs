@@ -958,11 +958,16 @@ async fn subscribers_see_every_event_of_a_run_in_order() {
     assert_eq!(events.missed(), 0);
 }
 
+/// The events `events` holds now, without waiting for more.
+fn received(events: &mut orchestrator::EventStream) -> Vec<orchestrator::Event> {
+    std::iter::from_fn(|| futures::FutureExt::now_or_never(events.recv()).flatten()).collect()
+}
+
 /// The run ids of the events `events` holds now, run by run, and whether
 /// each run's `RunFinished` was among them.
 fn runs_seen(events: &mut orchestrator::EventStream) -> Vec<(u64, bool)> {
     let mut runs: Vec<(u64, bool)> = Vec::new();
-    while let Some(event) = futures::FutureExt::now_or_never(events.recv()).flatten() {
+    for event in received(events) {
         let finished = matches!(event.kind, EventKind::RunFinished { .. });
         match runs.last_mut() {
             Some((run, seen_end)) if *run == event.run_id => *seen_end |= finished,
@@ -1006,10 +1011,7 @@ async fn a_subscriber_that_falls_behind_the_event_capacity_loses_the_oldest_and_
     engine.execute(&wf).await.expect("valid");
     // A run of three steps sends eight events: run started, a start and an
     // end per step, run finished. Four fit.
-    let mut kept = Vec::new();
-    while let Some(event) = futures::FutureExt::now_or_never(events.recv()).flatten() {
-        kept.push(event.kind);
-    }
+    let kept: Vec<EventKind> = received(&mut events).into_iter().map(|e| e.kind).collect();
     assert_eq!(kept.len(), 4, "{kept:?}");
     assert_eq!(events.missed(), 4);
     assert!(matches!(

@@ -64,21 +64,28 @@ impl StepName {
     /// A copy of `name`.
     #[inline]
     pub(crate) fn new(name: &str) -> Self {
-        let bytes = name.as_bytes();
+        match Inline::of(name.as_bytes()) {
+            Some(inline) => Self(Repr::Inline(inline)),
+            None => Self(Repr::Shared(Arc::from(name))),
+        }
+    }
+}
+
+impl Inline {
+    /// `bytes` inline, if they fit (at most 23).
+    #[inline]
+    fn of(bytes: &[u8]) -> Option<Self> {
         if bytes.len() > INLINE {
-            return Self(Repr::Shared(Arc::from(name)));
+            return None;
         }
         let [first, second, third] = words(bytes);
         #[allow(clippy::cast_possible_truncation)] // at most 23
         let tail = third | (u64::from(bytes.len() as u8 + 1) << 56);
-        match NonZeroU64::new(stored(tail)) {
-            Some(tail) => Self(Repr::Inline(Inline {
-                head: [stored(first), stored(second)],
-                tail,
-            })),
-            // The length byte is at least 1: not reached.
-            None => Self(Repr::Shared(Arc::from(name))),
-        }
+        // The length byte is at least 1, so the tail is never zero.
+        Some(Self {
+            head: [stored(first), stored(second)],
+            tail: NonZeroU64::new(stored(tail))?,
+        })
     }
 }
 
@@ -168,15 +175,11 @@ impl Inline {
     /// Whether these are the bytes of `bytes`.
     #[inline]
     fn is(&self, bytes: &[u8]) -> bool {
-        // Lengths differ for most names that are not this one; an equal
-        // length is at most 23, so `words` reads all of `bytes`.
-        if bytes.len() != self.len() {
-            return false;
-        }
-        let [first, second, third] = words(bytes);
-        // The tail's last byte is the length, equal by now.
-        let tail = loaded(self.tail.get()) & ((1 << 56) - 1);
-        self.head == [stored(first), stored(second)] && tail == third
+        // Lengths differ for most names that are not this one: checked
+        // first, before reading the words.
+        bytes.len() == self.len()
+            && Inline::of(bytes)
+                .is_some_and(|other| other.head == self.head && other.tail == self.tail)
     }
 }
 
