@@ -912,6 +912,62 @@ async fn a_workflow_runs_many_times_concurrently_and_clones_are_independent() {
     assert_eq!((wf.len(), changed.len()), (2, 3));
 }
 
+/// A step returning `value`, holding `held` until its workflow is dropped:
+/// one closure type for every value.
+fn constant(
+    value: u64,
+    held: Arc<()>,
+) -> impl Fn(StepContext) -> std::future::Ready<Res<u64>> + Send + Sync + 'static {
+    move |_ctx: StepContext| {
+        let _ = &held;
+        std::future::ready(Ok(value))
+    }
+}
+
+#[tokio::test]
+async fn steps_added_with_one_closure_type_each_run_their_own_and_a_changed_clone_keeps_its_own() {
+    let held = Arc::new(());
+    let engine = WorkflowEngine::new();
+    let mut wf = engine.create_workflow("wf");
+    for i in 0..100 {
+        wf.add_step(format!("s{i}"), constant(i, Arc::clone(&held)));
+    }
+    wf.add_step("text", |_ctx: StepContext| async {
+        Ok::<_, BoxError>(String::from("t"))
+    });
+    wf.add_step("after", constant(1000, Arc::clone(&held)));
+    // The clone shares every handler so far; each adds its own after.
+    let mut clone = wf.clone();
+    clone.add_step("extra", constant(7, Arc::clone(&held)));
+    wf.add_step("extra", constant(8, Arc::clone(&held)));
+    clone.add_step("more", constant(9, Arc::clone(&held)));
+    assert_eq!(Arc::strong_count(&held), 1 + 101 + 3);
+
+    let (report, cloned) = (engine.execute(&wf).await, engine.execute(&clone).await);
+    let (report, cloned) = (report.expect("valid"), cloned.expect("valid"));
+    for i in 0..100 {
+        let name = format!("s{i}");
+        assert_eq!(report.output::<u64>(&name), Some(&i));
+        assert_eq!(cloned.output::<u64>(&name), Some(&i));
+    }
+    assert_eq!(
+        report.output::<String>("text").map(String::as_str),
+        Some("t")
+    );
+    assert_eq!(report.output::<u64>("after"), Some(&1000));
+    assert_eq!(cloned.output::<u64>("after"), Some(&1000));
+    assert_eq!(report.output::<u64>("extra"), Some(&8));
+    assert_eq!(cloned.output::<u64>("extra"), Some(&7));
+    assert_eq!(cloned.output::<u64>("more"), Some(&9));
+    assert!(report.step("more").is_none());
+
+    // Each handler is dropped once, with the last workflow holding it.
+    drop(wf);
+    assert_eq!(Arc::strong_count(&held), 1 + 101 + 2, "the clone's remain");
+    drop(clone);
+    assert_eq!(Arc::strong_count(&held), 1);
+}
+
 #[tokio::test]
 async fn subscribers_see_every_event_of_a_run_in_order() {
     let engine = WorkflowEngine::new();

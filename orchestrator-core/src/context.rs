@@ -151,7 +151,7 @@ impl StepContext {
             step: self.step_name().to_owned(),
             dependency: step.to_owned(),
             requested,
-            actual: self.shared.workflow.steps[dependency].output_type(),
+            actual: self.shared.workflow.output_type(dependency),
         }
     }
 

@@ -128,10 +128,11 @@ where
     F: Fn(StepContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<crate::report::Output, BoxError>> + Send + 'static,
 {
-    wf.push_step(
-        name,
-        std::sync::Arc::new(crate::workflow::ErasedFnHandler::<F, T>::new(handler)),
-    )
+    let inner = wf.make_mut();
+    let handler = inner
+        .handlers
+        .push(crate::workflow::ErasedFnHandler::<F, T>::new(handler));
+    Workflow::push_step(inner, name, handler)
 }
 
 /// A step's output, type-erased as the engine stores it.

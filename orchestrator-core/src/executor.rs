@@ -126,7 +126,7 @@ async fn dynamic_attempt(
         attempt,
         inputs: inputs.clone(),
     };
-    let fut = def.handler.call(ctx);
+    let fut = shared.workflow.call(step, ctx);
     if def.options().own_task {
         spawned(fut).await
     } else {
@@ -521,7 +521,6 @@ impl Driver {
     /// Records how a step ended; whether it failed.
     fn record_outcome(&mut self, shared: &Arc<RunShared>, outcome: StepOutcome) -> bool {
         let step = outcome.step;
-        let def = &shared.workflow.steps[step];
         let record = &mut self.records[step];
         record.attempts = outcome.attempts;
         // In nanoseconds since the epoch, by integer arithmetic: adding to
@@ -537,7 +536,7 @@ impl Driver {
             u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
         );
         let result = match outcome.result {
-            Ok(output) if def.handler.is_branch() => {
+            Ok(output) if shared.workflow.is_branch(step) => {
                 self.apply_branch(shared, step, &output).map(|()| output)
             }
             other => other,
@@ -751,12 +750,15 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                     Running::Plain {
                         step,
                         start: now,
-                        fut: def.handler.call(StepContext {
-                            shared: Arc::clone(&shared),
+                        fut: shared.workflow.call(
                             step,
-                            attempt: 1,
-                            inputs: core.inputs(step),
-                        }),
+                            StepContext {
+                                shared: Arc::clone(&shared),
+                                step,
+                                attempt: 1,
+                                inputs: core.inputs(step),
+                            },
+                        ),
                     }
                 } else {
                     Running::Full(Box::pin(run_step(&shared, step, core.inputs(step))))

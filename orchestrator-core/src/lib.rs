@@ -46,6 +46,7 @@ mod error;
 mod events;
 mod executor;
 mod halves;
+mod handlers;
 mod names;
 pub mod patterns;
 mod report;

@@ -369,7 +369,8 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         plain: wf
             .steps
             .iter()
-            .all(|step| step.has_default_options() && !step.handler.is_branch()),
+            .enumerate()
+            .all(|(position, step)| step.has_default_options() && !wf.is_branch(position)),
         event_names: std::sync::OnceLock::new(),
     })
 }

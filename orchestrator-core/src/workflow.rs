@@ -13,6 +13,7 @@ use crate::step_name::StepName;
 use crate::context::StepContext;
 use crate::definition::{StepDefinition, WorkflowDefinition};
 use crate::error::{BoxError, ValidationErrors};
+use crate::handlers::{HandlerRef, Handlers};
 use crate::names::NameIndex;
 use crate::report::Output;
 use crate::retry::RetryPolicy;
@@ -78,9 +79,19 @@ pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn is_branch(&self) -> bool;
 }
 
-struct FnHandler<F, T, E> {
+pub(crate) struct FnHandler<F, T, E> {
     f: F,
     _types: PhantomData<fn() -> (T, E)>,
+}
+
+#[cfg(test)]
+impl<F, T, E> FnHandler<F, T, E> {
+    pub(crate) fn new(f: F) -> Self {
+        Self {
+            f,
+            _types: PhantomData,
+        }
+    }
 }
 
 impl<F, Fut, T, E> ErasedHandler for FnHandler<F, T, E>
@@ -211,14 +222,14 @@ impl fmt::Debug for StepOptions {
 /// name of a step not added yet.
 pub(crate) const FORWARD: u32 = 1 << 31;
 
-/// One step of a workflow: 56 bytes, plus its handler (and its name when
-/// longer than 23 bytes).
+/// One step of a workflow: 48 bytes, plus its handler in
+/// [`WorkflowInner::handlers`] (and its name when longer than 23 bytes).
 #[derive(Clone)]
 pub(crate) struct StepDef {
     /// Inline when short, so most steps' names cost no allocation, and
     /// copying it into each run's report no reference count.
     pub(crate) name: StepName,
-    pub(crate) handler: Arc<dyn ErasedHandler>,
+    pub(crate) handler: HandlerRef,
     /// Where this step's dependencies end in [`WorkflowInner::edges`];
     /// they start where the previous step's end.
     deps_end: usize,
@@ -229,10 +240,6 @@ pub(crate) struct StepDef {
 impl StepDef {
     pub(crate) fn options(&self) -> &StepOptions {
         self.options.as_deref().unwrap_or(&DEFAULT_OPTIONS)
-    }
-
-    pub(crate) fn output_type(&self) -> &'static str {
-        self.handler.output_type()()
     }
 
     /// Whether the step sets no option (no retry, timeout, own task,
@@ -382,6 +389,8 @@ impl Plan {
 pub(crate) struct WorkflowInner {
     pub(crate) name: Arc<str>,
     pub(crate) steps: Vec<StepDef>,
+    /// The steps' handlers.
+    pub(crate) handlers: Handlers,
     /// Every step's dependencies, step after step (see [`FORWARD`]).
     pub(crate) edges: Vec<u32>,
     /// Names of dependencies that were not steps yet when they were given.
@@ -403,7 +412,7 @@ impl WorkflowInner {
                 // The handler is asked first: a name copied before the call
                 // is kept across it on the stack, and read back in words
                 // other than it was written in (a store-forwarding stall).
-                let output_type = step.handler.output_type();
+                let output_type = self.handlers.output_type(step.handler);
                 crate::report::StepReport::pending(step.name.clone(), output_type)
             })
             .collect()
@@ -413,6 +422,21 @@ impl WorkflowInner {
         self.plan
             .get_or_init(|| crate::validate::check_workflow(self).map(Arc::new))
             .clone()
+    }
+
+    /// The name of the type step `step` produces.
+    pub(crate) fn output_type(&self, step: usize) -> &'static str {
+        self.handlers.output_type(self.steps[step].handler)()
+    }
+
+    /// Calls the handler of step `step`.
+    pub(crate) fn call(&self, step: usize, ctx: StepContext) -> StepFuture {
+        self.handlers.call(self.steps[step].handler, ctx)
+    }
+
+    /// Whether step `step` produces a [`Branch`](crate::Branch).
+    pub(crate) fn is_branch(&self, step: usize) -> bool {
+        self.handlers.is_branch(self.steps[step].handler)
     }
 
     /// The raw dependency entries of step `step` (see [`FORWARD`]).
@@ -508,6 +532,7 @@ impl Workflow {
             inner: Arc::new(WorkflowInner {
                 name: Arc::from(name.into()),
                 steps: Vec::new(),
+                handlers: Handlers::default(),
                 edges: Vec::new(),
                 forward: Vec::new(),
                 names: Arc::default(),
@@ -551,23 +576,21 @@ impl Workflow {
         T: Send + Sync + 'static,
         E: Into<BoxError> + 'static,
     {
-        self.push_step(
-            name.as_ref(),
-            Arc::new(FnHandler {
-                f: handler,
-                _types: PhantomData,
-            }),
-        )
+        let inner = self.make_mut();
+        let handler = inner.handlers.push(FnHandler {
+            f: handler,
+            _types: PhantomData,
+        });
+        Self::push_step(inner, name.as_ref(), handler)
     }
 
     /// The part of [`add_step`](Self::add_step) that does not depend on the
     /// handler's type: one copy, however many handler types a program has.
-    pub(crate) fn push_step(
-        &mut self,
+    pub(crate) fn push_step<'a>(
+        inner: &'a mut WorkflowInner,
         name: &str,
-        handler: Arc<dyn ErasedHandler>,
-    ) -> StepBuilder<'_> {
-        let inner = self.make_mut();
+        handler: HandlerRef,
+    ) -> StepBuilder<'a> {
         let WorkflowInner {
             steps,
             edges,
@@ -663,7 +686,7 @@ impl Workflow {
         }
     }
 
-    fn make_mut(&mut self) -> &mut WorkflowInner {
+    pub(crate) fn make_mut(&mut self) -> &mut WorkflowInner {
         let inner = Arc::make_mut(&mut self.inner);
         inner.plan = OnceLock::new();
         inner

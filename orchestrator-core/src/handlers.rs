@@ -1,0 +1,191 @@
+//! A workflow's step handlers, stored by type.
+//!
+//! Steps added one after another with the same handler type (a loop over
+//! an agent's plan or a workflow file adds every step with one closure)
+//! share one block: their handlers sit side by side in one vector, rather
+//! than each in an allocation of its own. Building a workflow then costs
+//! no allocation per step for its handler, and dropping it no reference
+//! count per step. A workflow whose every step has a type of its own (what
+//! `workflow!` generates) has one block per step, as each step had one
+//! allocation before.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::context::StepContext;
+use crate::workflow::{ErasedHandler, StepFuture};
+
+/// Where a step's handler is: a block of [`Handlers`] and its place in it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HandlerRef {
+    block: u32,
+    slot: u32,
+}
+
+/// Handlers of one type, in the order their steps were added.
+trait Block: Any + Send + Sync {
+    fn call(&self, slot: u32, ctx: StepContext) -> StepFuture;
+    fn output_type(&self) -> fn() -> &'static str;
+    fn is_branch(&self) -> bool;
+}
+
+/// The first handler of a block is held inline: a block of one (a type
+/// used by one step) costs one allocation, as a handler of its own would.
+struct Run<H> {
+    first: H,
+    rest: Vec<H>,
+}
+
+impl<H> Run<H> {
+    fn get(&self, slot: u32) -> &H {
+        match (slot as usize).checked_sub(1) {
+            None => &self.first,
+            Some(i) => &self.rest[i],
+        }
+    }
+}
+
+impl<H: ErasedHandler> Block for Run<H> {
+    fn call(&self, slot: u32, ctx: StepContext) -> StepFuture {
+        self.get(slot).call(ctx)
+    }
+
+    fn output_type(&self) -> fn() -> &'static str {
+        self.first.output_type()
+    }
+
+    fn is_branch(&self) -> bool {
+        self.first.is_branch()
+    }
+}
+
+/// Every handler of a workflow. Cloning it shares the blocks; a block
+/// shared with a clone is never added to, so each clone keeps the
+/// handlers it had.
+#[derive(Clone, Default)]
+pub(crate) struct Handlers {
+    blocks: Vec<Arc<dyn Block>>,
+}
+
+impl Handlers {
+    /// Stores `handler`: in the last block when that holds handlers of the
+    /// same type and is not shared, else in a new block.
+    #[inline]
+    pub(crate) fn push<H: ErasedHandler>(&mut self, handler: H) -> HandlerRef {
+        let last_block = saturate(self.blocks.len().saturating_sub(1));
+        if let Some(last) = self.blocks.last_mut() {
+            // The type first: a reference count is looked at only when it
+            // matches.
+            let any: &dyn Any = &**last;
+            if any.is::<Run<H>>() {
+                let run = Arc::get_mut(last).and_then(|block| {
+                    let any: &mut dyn Any = block;
+                    any.downcast_mut::<Run<H>>()
+                });
+                if let Some(run) = run {
+                    run.rest.push(handler);
+                    return HandlerRef {
+                        block: last_block,
+                        slot: saturate(run.rest.len()),
+                    };
+                }
+            }
+        }
+        self.push_block(Arc::new(Run {
+            first: handler,
+            rest: Vec::new(),
+        }))
+    }
+
+    /// The part of [`push`](Self::push) that does not depend on the
+    /// handler's type.
+    fn push_block(&mut self, block: Arc<dyn Block>) -> HandlerRef {
+        self.blocks.push(block);
+        HandlerRef {
+            block: saturate(self.blocks.len() - 1),
+            slot: 0,
+        }
+    }
+
+    fn block(&self, at: HandlerRef) -> &dyn Block {
+        &*self.blocks[at.block as usize]
+    }
+
+    /// Calls the handler at `at`.
+    pub(crate) fn call(&self, at: HandlerRef, ctx: StepContext) -> StepFuture {
+        self.block(at).call(at.slot, ctx)
+    }
+
+    /// The name of the type the handler at `at` produces, as a function.
+    pub(crate) fn output_type(&self, at: HandlerRef) -> fn() -> &'static str {
+        self.block(at).output_type()
+    }
+
+    /// Whether the handler at `at` produces a [`Branch`](crate::Branch).
+    pub(crate) fn is_branch(&self, at: HandlerRef) -> bool {
+        self.block(at).is_branch()
+    }
+}
+
+/// A place as 32 bits. A workflow with more steps than that is refused by
+/// validation before it runs (see `FORWARD`), so a saturated place is
+/// never called.
+fn saturate(place: usize) -> u32 {
+    u32::try_from(place).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::FnHandler;
+
+    /// A handler producing a `T`: one type per `T`.
+    fn handler<T: Default + Send + Sync + 'static>() -> impl ErasedHandler {
+        FnHandler::new(|_ctx: StepContext| async { Ok::<_, crate::BoxError>(T::default()) })
+    }
+
+    impl Handlers {
+        fn blocks(&self) -> usize {
+            self.blocks.len()
+        }
+    }
+
+    #[test]
+    fn handlers_of_one_type_added_in_a_row_share_a_block_and_keep_their_places() {
+        let mut handlers = Handlers::default();
+        let places: Vec<HandlerRef> = (0..5).map(|_| handlers.push(handler::<u64>())).collect();
+        assert_eq!(handlers.blocks(), 1);
+        let slots: Vec<(u32, u32)> = places.iter().map(|p| (p.block, p.slot)).collect();
+        assert_eq!(slots, [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]);
+        assert_eq!(handlers.output_type(places[3])(), "u64");
+    }
+
+    #[test]
+    fn a_handler_of_another_type_starts_a_block_and_each_block_keeps_its_type() {
+        let mut handlers = Handlers::default();
+        let a = handlers.push(handler::<u64>());
+        let b = handlers.push(handler::<String>());
+        let c = handlers.push(handler::<u64>());
+        let branch = handlers.push(handler::<crate::Branch>());
+        assert_eq!(handlers.blocks(), 4);
+        assert_eq!((a.block, b.block, c.block), (0, 1, 2));
+        assert_eq!(handlers.output_type(b)(), "alloc::string::String");
+        assert_eq!(handlers.output_type(c)(), "u64");
+        assert!(handlers.is_branch(branch));
+        assert!(!handlers.is_branch(a));
+    }
+
+    #[test]
+    fn a_block_shared_with_a_clone_is_not_added_to() {
+        let mut handlers = Handlers::default();
+        handlers.push(handler::<u64>());
+        let clone = handlers.clone();
+        let next = handlers.push(handler::<u64>());
+        assert_eq!((next.block, next.slot), (1, 0), "a new block");
+        assert_eq!(clone.blocks(), 1);
+        // Once the clone is gone the new last block is this one's alone.
+        drop(clone);
+        let after = handlers.push(handler::<u64>());
+        assert_eq!((after.block, after.slot), (1, 1));
+    }
+}
