@@ -1,6 +1,6 @@
 //! The runtime API: validation, execution semantics, the report and events.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -579,6 +579,71 @@ async fn a_panicking_step_fails_with_its_message_and_the_others_carry_on() {
         "{spawned}"
     );
     assert_eq!(report.status("fine"), Some(StepStatus::Succeeded));
+}
+
+/// A step of one closure type whose future, by `i % 4`, panics, fails,
+/// waits, or returns `i`; the future holds `held` until dropped.
+fn mixed(
+    i: u64,
+    held: Arc<()>,
+) -> impl Fn(StepContext) -> std::pin::Pin<Box<dyn Future<Output = Res<u64>> + Send>>
++ Send
++ Sync
++ 'static {
+    move |_ctx: StepContext| {
+        let held = Arc::clone(&held);
+        Box::pin(async move {
+            let _held = held;
+            match i % 4 {
+                0 => panic!("step {i} went wrong"),
+                1 => Err(format!("step {i} failed").into()),
+                2 => {
+                    tokio::task::yield_now().await;
+                    Ok(i)
+                }
+                _ => Ok(i),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn steps_of_one_closure_type_that_panic_fail_wait_or_succeed_each_end_as_their_own() {
+    let held = Arc::new(());
+    let engine = WorkflowEngine::new();
+    let mut wf = engine.create_workflow("wf");
+    // Roots (each starts when the one before ends) and a chain.
+    for i in 0..20 {
+        wf.add_step(format!("r{i}"), mixed(i, Arc::clone(&held)));
+    }
+    for i in 0..20u64 {
+        let step = wf.add_step(format!("c{i}"), mixed(4 * i + 3, Arc::clone(&held)));
+        if i > 0 {
+            step.depends_on([format!("c{}", i - 1)]);
+        }
+    }
+    let report = engine.execute(&wf).await.expect("valid");
+    for i in 0..20 {
+        let step = report.step(&format!("r{i}")).expect("exists");
+        match i % 4 {
+            0 => assert_eq!(
+                step.error_message().as_deref(),
+                Some(format!("panicked: step {i} went wrong").as_str())
+            ),
+            1 => assert_eq!(
+                step.error_message().as_deref(),
+                Some(format!("step {i} failed").as_str())
+            ),
+            _ => assert_eq!(step.output::<u64>(), Some(&i), "r{i}"),
+        }
+        assert_eq!(
+            report.output::<u64>(&format!("c{i}")),
+            Some(&(4 * i + 3)),
+            "c{i}"
+        );
+    }
+    // Every future was dropped, and the workflow holds its 40 handlers.
+    assert_eq!(Arc::strong_count(&held), 1 + 40);
 }
 
 // ---------------------------------------------------------------------------

@@ -739,6 +739,10 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
         // another finished starts when that one finished; one started
         // after another began waiting, when it began waiting.
         let mut now = clock::now();
+        // The box of the last step that finished when first polled, for
+        // the next step's future (see `StepSlot`). Kept for this poll
+        // only, so a finished future is not held while the run waits.
+        let mut spare = None;
         loop {
             while in_flight.len() < limit && budget > 0 {
                 let Some(step) = core.next_ready() else {
@@ -750,7 +754,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                     Running::Plain {
                         step,
                         start: now,
-                        fut: shared.workflow.call(
+                        fut: shared.workflow.call_reusing(
                             step,
                             StepContext {
                                 shared: Arc::clone(&shared),
@@ -758,6 +762,7 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                                 attempt: 1,
                                 inputs: core.inputs(step),
                             },
+                            spare.take(),
                         ),
                     }
                 } else {
@@ -765,6 +770,9 @@ pub(crate) async fn drive(shared: Arc<RunShared>, settings: RunSettings) -> RunR
                 };
                 match Pin::new(&mut running).poll(cx) {
                     Poll::Ready(outcome) => {
+                        if let Running::Plain { fut, .. } = running {
+                            spare = Some(fut);
+                        }
                         now = outcome.end;
                         if let Some(stop) = core.record(outcome) {
                             return Poll::Ready(Some(stop));

@@ -10,10 +10,67 @@
 //! allocation before.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::context::StepContext;
+use crate::error::BoxError;
+use crate::report::Output;
 use crate::workflow::{ErasedHandler, StepFuture};
+
+/// A step's future in its box, which the future of a later step with the
+/// same handler type can take over once this one has finished: a chain
+/// of steps added with one closure runs with no allocation per step for
+/// its futures.
+pub(crate) trait StepSlot: Future<Output = Result<Output, BoxError>> + Send {
+    /// Puts the future of the handler at `slot` of `block` for `ctx` in
+    /// place of this one (which is dropped), when `block` holds handlers of
+    /// this future's type; else gives `ctx` back.
+    fn refill(
+        self: Pin<&mut Self>,
+        block: &dyn Any,
+        slot: u32,
+        ctx: StepContext,
+    ) -> Result<(), StepContext>;
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a handler of type `H`.
+    struct Slot<H: ErasedHandler> {
+        #[pin]
+        fut: H::Fut,
+    }
+}
+
+impl<H: ErasedHandler> Future for Slot<H> {
+    type Output = Result<Output, BoxError>;
+
+    #[inline]
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.project().fut.poll(cx)
+    }
+}
+
+impl<H: ErasedHandler> StepSlot for Slot<H> {
+    fn refill(
+        self: Pin<&mut Self>,
+        block: &dyn Any,
+        slot: u32,
+        ctx: StepContext,
+    ) -> Result<(), StepContext> {
+        match block.downcast_ref::<Run<H>>() {
+            Some(run) => {
+                self.project().fut.set(run.get(slot).call(ctx));
+                Ok(())
+            }
+            None => Err(ctx),
+        }
+    }
+}
 
 /// Where a step's handler is: a block of [`Handlers`] and its place in it.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +104,9 @@ impl<H> Run<H> {
 
 impl<H: ErasedHandler> Block for Run<H> {
     fn call(&self, slot: u32, ctx: StepContext) -> StepFuture {
-        self.get(slot).call(ctx)
+        Box::pin(Slot::<H> {
+            fut: self.get(slot).call(ctx),
+        })
     }
 
     fn output_type(&self) -> fn() -> &'static str {
@@ -114,6 +173,28 @@ impl Handlers {
     /// Calls the handler at `at`.
     pub(crate) fn call(&self, at: HandlerRef, ctx: StepContext) -> StepFuture {
         self.block(at).call(at.slot, ctx)
+    }
+
+    /// Calls the handler at `at`, its future in `spare` when that is a box
+    /// of the same handler type's future, else in a new box.
+    pub(crate) fn call_reusing(
+        &self,
+        at: HandlerRef,
+        ctx: StepContext,
+        spare: Option<StepFuture>,
+    ) -> StepFuture {
+        let block = self.block(at);
+        let ctx = match spare {
+            Some(mut fut) => {
+                let any: &dyn Any = block;
+                match fut.as_mut().refill(any, at.slot, ctx) {
+                    Ok(()) => return fut,
+                    Err(ctx) => ctx,
+                }
+            }
+            None => ctx,
+        };
+        block.call(at.slot, ctx)
     }
 
     /// The name of the type the handler at `at` produces, as a function.

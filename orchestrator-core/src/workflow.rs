@@ -65,12 +65,16 @@ impl fmt::Display for TriggerRule {
     }
 }
 
-/// The future a type-erased handler returns.
-pub(crate) type StepFuture = Pin<Box<dyn Future<Output = Result<Output, BoxError>> + Send>>;
+/// The future of a step's handler, its types erased: boxed, in a box a
+/// later step with the same handler type may reuse (see
+/// [`StepSlot`](crate::handlers::StepSlot)).
+pub(crate) type StepFuture = Pin<Box<dyn crate::handlers::StepSlot>>;
 
-/// A step handler with its types erased.
+/// A step handler with its output type erased.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
-    fn call(&self, ctx: StepContext) -> StepFuture;
+    /// The future of one call.
+    type Fut: Future<Output = Result<Output, BoxError>> + Send + 'static;
+    fn call(&self, ctx: StepContext) -> Self::Fut;
     /// The name of the type the step produces, as a function (half the
     /// size of the name itself, for the million copies reports may hold).
     fn output_type(&self) -> fn() -> &'static str;
@@ -101,11 +105,13 @@ where
     T: Send + Sync + 'static,
     E: Into<BoxError> + 'static,
 {
-    fn call(&self, ctx: StepContext) -> StepFuture {
-        Box::pin(Erase {
+    type Fut = Erase<Fut, T, E>;
+
+    fn call(&self, ctx: StepContext) -> Self::Fut {
+        Erase {
             fut: (self.f)(ctx),
             _types: PhantomData,
-        })
+        }
     }
 
     fn output_type(&self) -> fn() -> &'static str {
@@ -122,7 +128,7 @@ pin_project_lite::pin_project! {
     /// plain future rather than an `async` block around the handler's:
     /// the block moved the handler's future into its own state when first
     /// polled, a copy of the whole future per step.
-    struct Erase<Fut, T, E> {
+    pub(crate) struct Erase<Fut, T, E> {
         #[pin]
         fut: Fut,
         _types: PhantomData<fn() -> (T, E)>,
@@ -170,8 +176,10 @@ where
     Fut: Future<Output = Result<Output, BoxError>> + Send + 'static,
     T: Send + Sync + 'static,
 {
-    fn call(&self, ctx: StepContext) -> StepFuture {
-        Box::pin((self.f)(ctx))
+    type Fut = Fut;
+
+    fn call(&self, ctx: StepContext) -> Fut {
+        (self.f)(ctx)
     }
 
     fn output_type(&self) -> fn() -> &'static str {
@@ -432,6 +440,19 @@ impl WorkflowInner {
     /// Calls the handler of step `step`.
     pub(crate) fn call(&self, step: usize, ctx: StepContext) -> StepFuture {
         self.handlers.call(self.steps[step].handler, ctx)
+    }
+
+    /// Calls the handler of step `step`, its future in `spare` (a box of a
+    /// step's finished future) when that held one of the same handler
+    /// type, else in a new box.
+    pub(crate) fn call_reusing(
+        &self,
+        step: usize,
+        ctx: StepContext,
+        spare: Option<StepFuture>,
+    ) -> StepFuture {
+        self.handlers
+            .call_reusing(self.steps[step].handler, ctx, spare)
     }
 
     /// Whether step `step` produces a [`Branch`](crate::Branch).
