@@ -197,6 +197,11 @@ impl Handlers {
         block.call(at.slot, ctx)
     }
 
+    /// Whether any handler produces a [`Branch`](crate::Branch).
+    pub(crate) fn any_branch(&self) -> bool {
+        self.blocks.iter().any(|block| block.is_branch())
+    }
+
     /// The name of the type the handler at `at` produces, as a function.
     pub(crate) fn output_type(&self, at: HandlerRef) -> fn() -> &'static str {
         self.block(at).output_type()

@@ -242,6 +242,17 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
             errors,
         });
     }
+    // One pass over the steps for what does not need the names: empty
+    // names; whether every step's dependencies were resolved while it was
+    // built, in increasing order (then the workflow's own list serves as
+    // the plan's, and a workflow built in order pays nothing for its
+    // plan's dependencies; a name given before its step existed is an
+    // entry above every position, so it fails the order); the roots of
+    // such a list; and whether every step keeps the default options.
+    let mut as_given = true;
+    let mut given_roots = Vec::new();
+    let mut default_options = true;
+    let mut start = 0;
     for (position, step) in wf.steps.iter().enumerate() {
         if step.name.is_empty() {
             errors.push(ValidationError::EmptyName {
@@ -249,6 +260,16 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
                 position,
             });
         }
+        let raw = &wf.edges[start..step.deps_end];
+        start = step.deps_end;
+        match raw.last() {
+            #[allow(clippy::cast_possible_truncation)] // below FORWARD
+            None => given_roots.push(position as u32),
+            Some(&last) => {
+                as_given &= (last as usize) < position && raw.windows(2).all(|w| w[0] < w[1]);
+            }
+        }
+        default_options &= step.has_default_options();
     }
     if !wf.repeated.is_empty() {
         // (first position, how many steps carry the name), by first position.
@@ -281,66 +302,56 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     // Made when the first unknown dependency needs one (reading every
     // name, which a valid workflow need not do).
     let mut suggestions = None;
-    // The workflow's own list serves as the plan's when every step's
-    // dependencies were resolved while it was built, in increasing order:
-    // a workflow built in order pays nothing for its plan's dependencies.
-    let as_given = wf.edges.iter().all(|&e| e & FORWARD == 0)
-        && (0..n).all(|step| {
-            let raw = wf.raw_deps(step);
-            raw.windows(2).all(|w| w[0] < w[1]) && raw.last().is_none_or(|&d| (d as usize) < step)
-        });
     let mut own = (!as_given).then(|| Adjacency::with_capacity(n, wf.edges.len()));
     let mut scratch: Vec<u32> = Vec::new();
-    let mut roots = Vec::new();
-    for step in 0..n {
-        let Some(own) = &mut own else {
-            if wf.raw_deps(step).is_empty() {
+    // When the dependencies are not as given, the plan has a list of its
+    // own: each step's looked up, sorted, without repeats; and its roots.
+    let mut roots = given_roots;
+    if let Some(own) = &mut own {
+        roots.clear();
+        for step in 0..n {
+            scratch.clear();
+            for &entry in wf.raw_deps(step) {
+                let position = if entry & FORWARD == 0 {
+                    Some(entry as usize)
+                } else {
+                    wf.position(wf.dep_name(entry))
+                };
+                match position {
+                    Some(position) if position == step => {
+                        errors.push(ValidationError::SelfDependency {
+                            workflow: workflow.to_owned(),
+                            step: name_of(step).to_owned(),
+                        });
+                    }
+                    #[allow(clippy::cast_possible_truncation)] // below FORWARD
+                    Some(position) => scratch.push(position as u32),
+                    None => {
+                        let dependency = wf.dep_name(entry);
+                        errors.push(ValidationError::UnknownDependency {
+                            workflow: workflow.to_owned(),
+                            step: name_of(step).to_owned(),
+                            dependency: dependency.to_owned(),
+                            suggestion: suggestions
+                                .get_or_insert_with(|| {
+                                    Suggestions::new(
+                                        wf.steps.iter().map(|s| &*s.name),
+                                        SUGGESTION_BUDGET,
+                                    )
+                                })
+                                .suggest(dependency, wf.steps.iter().map(|s| &*s.name)),
+                        });
+                    }
+                }
+            }
+            scratch.sort_unstable();
+            scratch.dedup();
+            if scratch.is_empty() {
                 #[allow(clippy::cast_possible_truncation)] // below FORWARD
                 roots.push(step as u32);
             }
-            continue;
-        };
-        scratch.clear();
-        for &entry in wf.raw_deps(step) {
-            let position = if entry & FORWARD == 0 {
-                Some(entry as usize)
-            } else {
-                wf.position(wf.dep_name(entry))
-            };
-            match position {
-                Some(position) if position == step => {
-                    errors.push(ValidationError::SelfDependency {
-                        workflow: workflow.to_owned(),
-                        step: name_of(step).to_owned(),
-                    });
-                }
-                #[allow(clippy::cast_possible_truncation)] // below FORWARD
-                Some(position) => scratch.push(position as u32),
-                None => {
-                    let dependency = wf.dep_name(entry);
-                    errors.push(ValidationError::UnknownDependency {
-                        workflow: workflow.to_owned(),
-                        step: name_of(step).to_owned(),
-                        dependency: dependency.to_owned(),
-                        suggestion: suggestions
-                            .get_or_insert_with(|| {
-                                Suggestions::new(
-                                    wf.steps.iter().map(|s| &*s.name),
-                                    SUGGESTION_BUDGET,
-                                )
-                            })
-                            .suggest(dependency, wf.steps.iter().map(|s| &*s.name)),
-                    });
-                }
-            }
+            own.push(&scratch);
         }
-        scratch.sort_unstable();
-        scratch.dedup();
-        if scratch.is_empty() {
-            #[allow(clippy::cast_possible_truncation)] // below FORWARD
-            roots.push(step as u32);
-        }
-        own.push(&scratch);
     }
     let deps_of = |step: usize| match &own {
         Some(own) => own.get(step),
@@ -366,11 +377,7 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
         dependents,
         index: Arc::clone(&wf.names),
         roots,
-        plain: wf
-            .steps
-            .iter()
-            .enumerate()
-            .all(|(position, step)| step.has_default_options() && !wf.is_branch(position)),
+        plain: default_options && !wf.handlers.any_branch(),
         event_names: std::sync::OnceLock::new(),
     })
 }

@@ -240,7 +240,7 @@ pub(crate) struct StepDef {
     pub(crate) handler: HandlerRef,
     /// Where this step's dependencies end in [`WorkflowInner::edges`];
     /// they start where the previous step's end.
-    deps_end: usize,
+    pub(crate) deps_end: usize,
     /// `None` for the default options, which most steps keep.
     options: Option<Box<StepOptions>>,
 }
