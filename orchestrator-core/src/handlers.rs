@@ -8,6 +8,10 @@
 //! count per step. A workflow whose every step has a type of its own (what
 //! `workflow!` generates) has one block per step, as each step had one
 //! allocation before.
+//!
+//! A step's future is boxed (its type is erased), in a box the next step
+//! with the same handler type takes over once this one has finished
+//! ([`StepSlot::refill`]): a run of such steps allocates no box per step.
 
 use std::any::Any;
 use std::future::Future;
