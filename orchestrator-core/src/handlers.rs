@@ -88,6 +88,9 @@ trait Block: Any + Send + Sync {
     fn call(&self, slot: u32, ctx: StepContext) -> StepFuture;
     fn output_type(&self) -> fn() -> &'static str;
     fn is_branch(&self) -> bool;
+    /// How many handlers after the first the block has room for.
+    #[cfg(test)]
+    fn room(&self) -> usize;
 }
 
 /// The first handler of a block is held inline: a block of one (a type
@@ -120,6 +123,11 @@ impl<H: ErasedHandler> Block for Run<H> {
     fn is_branch(&self) -> bool {
         self.first.is_branch()
     }
+
+    #[cfg(test)]
+    fn room(&self) -> usize {
+        self.rest.capacity()
+    }
 }
 
 /// Every handler of a workflow. Cloning it shares the blocks; a block
@@ -128,6 +136,10 @@ impl<H: ErasedHandler> Block for Run<H> {
 #[derive(Clone, Default)]
 pub(crate) struct Handlers {
     blocks: Vec<Arc<dyn Block>>,
+    /// How many more handlers [`Workflow::reserve`](crate::Workflow::reserve)
+    /// said to expect: a block's vector, when it first grows, makes room
+    /// for all of them rather than doubling its way there.
+    expected: usize,
 }
 
 impl Handlers {
@@ -135,6 +147,8 @@ impl Handlers {
     /// same type and is not shared, else in a new block.
     #[inline]
     pub(crate) fn push<H: ErasedHandler>(&mut self, handler: H) -> HandlerRef {
+        let expected = self.expected.saturating_sub(1);
+        self.expected = expected;
         let last_block = saturate(self.blocks.len().saturating_sub(1));
         if let Some(last) = self.blocks.last_mut() {
             // The type first: a reference count is looked at only when it
@@ -146,6 +160,10 @@ impl Handlers {
                     any.downcast_mut::<Run<H>>()
                 });
                 if let Some(run) = run {
+                    if run.rest.len() == run.rest.capacity() {
+                        // This handler and every one still expected.
+                        run.rest.reserve(expected + 1);
+                    }
                     run.rest.push(handler);
                     return HandlerRef {
                         block: last_block,
@@ -158,6 +176,11 @@ impl Handlers {
             first: handler,
             rest: Vec::new(),
         }))
+    }
+
+    /// Expects `additional` more handlers (see [`Handlers::expected`]).
+    pub(crate) fn expect(&mut self, additional: usize) {
+        self.expected = additional;
     }
 
     /// The part of [`push`](Self::push) that does not depend on the
@@ -263,6 +286,22 @@ mod tests {
         assert_eq!(handlers.output_type(c)(), "u64");
         assert!(handlers.is_branch(branch));
         assert!(!handlers.is_branch(a));
+    }
+
+    #[test]
+    fn a_block_makes_room_once_for_every_handler_expected() {
+        let mut handlers = Handlers::default();
+        handlers.expect(100);
+        for i in 0..100u64 {
+            // A handler with a capture: a vector of a zero-sized type
+            // never allocates.
+            handlers.push(FnHandler::new(move |_ctx: StepContext| async move {
+                Ok::<_, crate::BoxError>(i)
+            }));
+        }
+        assert_eq!(handlers.blocks(), 1);
+        // Without the expectation the vector doubles its way to 128.
+        assert_eq!(handlers.blocks[0].room(), 99);
     }
 
     #[test]

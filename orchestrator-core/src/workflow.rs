@@ -663,9 +663,15 @@ impl Workflow {
     /// ```
     pub fn reserve(&mut self, additional: usize) {
         let inner = self.make_mut();
-        let WorkflowInner { steps, names, .. } = inner;
+        let WorkflowInner {
+            steps,
+            names,
+            handlers,
+            ..
+        } = inner;
         steps.reserve(additional);
         Arc::make_mut(names).reserve(additional, |i| &steps[i].name);
+        handlers.expect(additional);
     }
 
     /// Checks the workflow: empty and repeated names, self-dependencies,
