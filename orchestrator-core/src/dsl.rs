@@ -128,11 +128,7 @@ where
     F: Fn(StepContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<crate::report::Output, BoxError>> + Send + 'static,
 {
-    let inner = wf.make_mut();
-    let handler = inner
-        .handlers
-        .push(crate::workflow::ErasedFnHandler::<F, T>::new(handler));
-    Workflow::push_step(inner, name, handler)
+    wf.push_handler(name, crate::workflow::ErasedFnHandler::<F, T>::new(handler))
 }
 
 /// A step's output, type-erased as the engine stores it.

@@ -252,7 +252,6 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
     let mut as_given = true;
     let mut given_roots = Vec::new();
     let mut default_options = true;
-    let mut start = 0;
     for (position, step) in wf.steps.iter().enumerate() {
         if step.name.is_empty() {
             errors.push(ValidationError::EmptyName {
@@ -260,8 +259,7 @@ pub(crate) fn check_workflow(wf: &WorkflowInner) -> Result<Plan, ValidationError
                 position,
             });
         }
-        let raw = &wf.edges[start..step.deps_end];
-        start = step.deps_end;
+        let raw = wf.raw_deps(position);
         match raw.last() {
             #[allow(clippy::cast_possible_truncation)] // below FORWARD
             None => given_roots.push(position as u32),

@@ -240,7 +240,7 @@ pub(crate) struct StepDef {
     pub(crate) handler: HandlerRef,
     /// Where this step's dependencies end in [`WorkflowInner::edges`];
     /// they start where the previous step's end.
-    pub(crate) deps_end: usize,
+    deps_end: usize,
     /// `None` for the default options, which most steps keep.
     options: Option<Box<StepOptions>>,
 }
@@ -597,17 +597,31 @@ impl Workflow {
         T: Send + Sync + 'static,
         E: Into<BoxError> + 'static,
     {
+        self.push_handler(
+            name.as_ref(),
+            FnHandler {
+                f: handler,
+                _types: PhantomData,
+            },
+        )
+    }
+
+    /// Adds a step with `handler`: stores the handler by its type, then
+    /// the rest ([`push_step`](Self::push_step)).
+    #[inline]
+    pub(crate) fn push_handler<H: ErasedHandler>(
+        &mut self,
+        name: &str,
+        handler: H,
+    ) -> StepBuilder<'_> {
         let inner = self.make_mut();
-        let handler = inner.handlers.push(FnHandler {
-            f: handler,
-            _types: PhantomData,
-        });
-        Self::push_step(inner, name.as_ref(), handler)
+        let handler = inner.handlers.push(handler);
+        Self::push_step(inner, name, handler)
     }
 
     /// The part of [`add_step`](Self::add_step) that does not depend on the
     /// handler's type: one copy, however many handler types a program has.
-    pub(crate) fn push_step<'a>(
+    fn push_step<'a>(
         inner: &'a mut WorkflowInner,
         name: &str,
         handler: HandlerRef,
@@ -713,7 +727,7 @@ impl Workflow {
         }
     }
 
-    pub(crate) fn make_mut(&mut self) -> &mut WorkflowInner {
+    fn make_mut(&mut self) -> &mut WorkflowInner {
         let inner = Arc::make_mut(&mut self.inner);
         inner.plan = OnceLock::new();
         inner
